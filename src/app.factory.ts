@@ -1,0 +1,102 @@
+import helmet from '@fastify/helmet';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { IncomingMessage } from 'node:http';
+import { Logger } from 'nestjs-pino';
+import { AppModule } from './app.module';
+import { OriginPolicy } from './common/origin-policy';
+import { createValidationPipe } from './common/validation';
+import { uuidv7 } from './common/uuid';
+import type { AppConfig } from './config/app-config';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/** A client-supplied X-Request-Id is kept when it is short and plain; otherwise we make one. */
+function requestId(raw: IncomingMessage): string {
+  const header = raw.headers['x-request-id'];
+  const id = typeof header === 'string' && REQUEST_ID.test(header) ? header : uuidv7();
+  (raw as IncomingMessage & { id?: string }).id = id;
+  return id;
+}
+
+/**
+ * Builds the whole HTTP + socket.io application for a resolved configuration (database URL and
+ * JWT secret known). Used by main.ts and by the end-to-end tests, so they exercise the same app.
+ */
+export async function createApp(
+  config: AppConfig,
+  options: { logger?: boolean } = {},
+): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.bodyLimit,
+    trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
+    genReqId: requestId,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    return503OnClosing: true,
+  });
+  const quiet = options.logger === false;
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+    bufferLogs: !quiet,
+    logger: quiet ? false : undefined,
+    abortOnError: false,
+  });
+  if (!quiet) app.useLogger(app.get(Logger));
+  app.useGlobalPipes(createValidationPipe());
+
+  await app.register(helmet, {
+    global: true,
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        frameAncestors: ["'none'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'none'"],
+      },
+    },
+    frameguard: { action: 'deny' },
+    referrerPolicy: { policy: 'strict-origin' },
+    hsts: config.enableHsts ? { maxAge: 31_536_000, includeSubDomains: true } : false,
+    crossOriginEmbedderPolicy: false,
+  });
+  const origins = new OriginPolicy(config.allowedOrigins);
+  app.enableCors({
+    origin: (origin: string | undefined, callback: (error: Error | null, allow: boolean) => void) =>
+      callback(null, origins.allows(origin)),
+    methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    allowedHeaders: ['Authorization', 'Content-Type', 'X-Request-Id'],
+    exposedHeaders: [
+      'X-Request-Id',
+      'Retry-After',
+      'RateLimit-Limit',
+      'RateLimit-Remaining',
+      'RateLimit-Reset',
+    ],
+    maxAge: 600,
+  });
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onSend', (request, reply, payload, done) => {
+    void reply.header('X-Request-Id', request.id);
+    done(null, payload);
+  });
+
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('AgentHub')
+      .setDescription(
+        'Real-time messaging hub for AI agents. Real-time events: see docs/protocol.md.',
+      )
+      .setVersion('1')
+      .addBearerAuth({
+        type: 'http',
+        scheme: 'bearer',
+        description: 'JWT from POST /v1/auth/token, or an API token',
+      })
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+  return app;
+}

@@ -1,0 +1,44 @@
+import type { DataSourceOptions } from 'typeorm';
+import { AgentEntity } from '../agents/agent.entity';
+import { ApiTokenEntity } from '../agents/api-token.entity';
+import { AuditEventEntity } from '../audit/audit-event.entity';
+import { RoomEntity } from '../rooms/room.entity';
+import { RoomMemberEntity } from '../rooms/room-member.entity';
+import { MessageEntity } from '../messages/message.entity';
+import { MIGRATIONS } from '../../migrations';
+
+export const ENTITIES = [
+  AgentEntity,
+  ApiTokenEntity,
+  AuditEventEntity,
+  RoomEntity,
+  RoomMemberEntity,
+  MessageEntity,
+];
+
+/**
+ * One definition of the connection, shared by the app, the TypeORM CLI (ormconfig.ts) and tests.
+ * Migrations are listed explicitly (migrations/index.ts) so that the compiled app, ts-node and jest
+ * load the same classes; `synchronize` is off.
+ */
+export function dataSourceOptions(
+  url: string,
+  extra: { poolSize?: number } = {},
+): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url,
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsTableName: 'typeorm_migrations',
+    migrationsTransactionMode: 'each',
+    synchronize: false,
+    logging: ['error', 'migration'],
+    poolSize: extra.poolSize ?? 20,
+    extra: {
+      connectionTimeoutMillis: 3000,
+      idleTimeoutMillis: 30_000,
+      application_name: 'agenthub',
+    },
+  };
+}

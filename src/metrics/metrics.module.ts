@@ -1,0 +1,71 @@
+import { Controller, Get, Global, Header, Module, OnModuleInit } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import {
+  makeCounterProvider,
+  makeGaugeProvider,
+  makeHistogramProvider,
+  makeSummaryProvider,
+  PrometheusController,
+  PrometheusModule,
+} from '@willsoto/nestjs-prometheus';
+import { collectDefaultMetrics, register } from 'prom-client';
+import { Public } from '../auth/decorators';
+import { METRIC } from './metric-names';
+
+/** `/metrics` is for the scraper, like the probes: no credentials (runbook "Key Metrics"). */
+@ApiExcludeController()
+@Public()
+@Controller()
+class MetricsController extends PrometheusController {
+  @Get()
+  @Header('Cache-Control', 'no-store')
+  override index(response: unknown): Promise<string> {
+    return super.index(response);
+  }
+}
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+const metricProviders = [
+  makeGaugeProvider({
+    name: METRIC.wsConnections,
+    help: 'Active WebSocket (socket.io) connections on this node',
+  }),
+  makeCounterProvider({ name: METRIC.messagesSent, help: 'Messages stored and acknowledged' }),
+  makeSummaryProvider({
+    name: METRIC.sendLatencySummary,
+    help: 'Message send latency from receipt to ack, in seconds (quantiles over the last 10 minutes)',
+    percentiles: [0.5, 0.9, 0.99],
+    maxAgeSeconds: 600,
+    ageBuckets: 5,
+  }),
+  makeHistogramProvider({
+    name: METRIC.sendLatencyHistogram,
+    help: 'Message send latency from receipt to ack, in seconds (aggregatable across nodes)',
+    buckets: LATENCY_BUCKETS,
+  }),
+  makeCounterProvider({
+    name: METRIC.rateLimitHits,
+    help: 'Requests or events refused by a rate limit',
+    labelNames: ['transport'],
+  }),
+];
+
+@Global()
+@Module({
+  imports: [
+    PrometheusModule.register({
+      path: '/metrics',
+      controller: MetricsController,
+      defaultMetrics: { enabled: false },
+    }),
+  ],
+  providers: metricProviders,
+  exports: metricProviders,
+})
+export class MetricsModule implements OnModuleInit {
+  onModuleInit(): void {
+    // prom-client's registry is process-wide: register the default metrics once per process.
+    if (!register.getSingleMetric('process_cpu_user_seconds_total')) collectDefaultMetrics();
+  }
+}
