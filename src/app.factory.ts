@@ -9,6 +9,7 @@ import { OriginPolicy } from './common/origin-policy';
 import { createValidationPipe } from './common/validation';
 import { uuidv7 } from './common/uuid';
 import type { AppConfig } from './config/app-config';
+import { AgentHubIoAdapter } from './realtime/socket-io.adapter';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
@@ -44,6 +45,7 @@ export async function createApp(
   });
   if (!quiet) app.useLogger(app.get(Logger));
   app.useGlobalPipes(createValidationPipe());
+  app.useWebSocketAdapter(new AgentHubIoAdapter(app, config));
 
   await app.register(helmet, {
     global: true,

@@ -10,7 +10,10 @@ import type { AppConfig } from './config/app-config';
 import { AppConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
+import { MessagesModule } from './messages/messages.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { RealtimeModule } from './realtime/realtime.module';
+import { RoomsModule } from './rooms/rooms.module';
 
 @Module({})
 export class AppModule {
@@ -47,6 +50,9 @@ export class AppModule {
         AuditModule,
         AgentsModule,
         AuthModule,
+        RoomsModule,
+        MessagesModule,
+        RealtimeModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: HttpExceptionFilter }],
     };

@@ -1,5 +1,6 @@
-import { ValidationError, ValidationPipe } from '@nestjs/common';
+import { ArgumentMetadata, ValidationError, ValidationPipe } from '@nestjs/common';
 import { AppError } from './errors';
+import { findUnsafeKey } from './safe-json';
 
 export interface FieldProblem {
   field: string;
@@ -21,9 +22,31 @@ export function validationFailed(errors: ValidationError[]): AppError {
   return new AppError('validation_failed', summary, details);
 }
 
-/** Unknown fields are rejected, types converted only where the DTO says so, nested DTOs validated. */
-export function createValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+/**
+ * The one validation pipe, for REST and socket.io alike: bodies must be JSON objects free of
+ * prototype-pollution keys (checked before class-transformer could act on them), unknown fields
+ * are rejected, types converted only where the DTO says so, nested DTOs validated.
+ */
+export class SafeValidationPipe extends ValidationPipe {
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type === 'custom') return value; // @ConnectedSocket(), @CurrentPrincipal(), ...
+    if (metadata.type === 'body' && metadata.metatype && metadata.metatype !== Object) {
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+        throw new AppError('validation_failed', 'payload must be a JSON object');
+      }
+    }
+    const unsafe = findUnsafeKey(value);
+    if (unsafe) {
+      throw new AppError('validation_failed', `key "${unsafe}" is not allowed`, [
+        { field: unsafe, problems: ['forbidden key'] },
+      ]);
+    }
+    return (await super.transform(value, metadata)) as unknown;
+  }
+}
+
+export function createValidationPipe(): SafeValidationPipe {
+  return new SafeValidationPipe({
     whitelist: true,
     forbidNonWhitelisted: true,
     forbidUnknownValues: true,

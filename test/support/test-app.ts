@@ -40,7 +40,7 @@ export async function bootTestApp(
     ...env,
     DATABASE_URL: db.url,
   });
-  const app = await createApp(config, { logger: false });
+  const app = await createApp(config, { logger: process.env.AGENTHUB_TEST_LOGS === '1' });
   await app.init();
   await app.get(AdminBootstrapService).ensureAdmin();
   await app.listen({ port: 0, host: '127.0.0.1' });

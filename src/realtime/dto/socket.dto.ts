@@ -1,0 +1,26 @@
+import { IsInt, IsOptional, IsString, IsUUID, MaxLength, Min } from 'class-validator';
+import { SendMessageDto } from '../../messages/dto/message.dto';
+
+/** Payloads of the client events (src/contracts/socket-events.ts), validated like REST bodies. */
+export class SocketSendMessageDto extends SendMessageDto {
+  @IsUUID()
+  roomId: string;
+}
+
+export class RoomRefDto {
+  @IsUUID()
+  roomId: string;
+}
+
+export class JoinRoomDto extends RoomRefDto {
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  sinceSeq?: number;
+}
+
+export class AuthRefreshDto {
+  @IsString()
+  @MaxLength(4096)
+  token: string;
+}

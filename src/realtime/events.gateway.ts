@@ -1,0 +1,270 @@
+import { UseFilters } from '@nestjs/common';
+import { OnEvent } from '@nestjs/event-emitter';
+import {
+  ConnectedSocket,
+  MessageBody,
+  OnGatewayConnection,
+  OnGatewayDisconnect,
+  OnGatewayInit,
+  SubscribeMessage,
+  WebSocketGateway,
+  WebSocketServer,
+} from '@nestjs/websockets';
+import { InjectMetric } from '@willsoto/nestjs-prometheus';
+import type { Gauge } from 'prom-client';
+import { AgentsRepository } from '../agents/agents.repository';
+import type { AgentUpdatedEvent } from '../agents/agents.service';
+import { AuthService } from '../auth/auth.service';
+import type { Actor } from '../common/actor';
+import type { DomainEvent } from '../common/domain-events';
+import { AppError, forbidden } from '../common/errors';
+import type {
+  AckResponse,
+  AuthRefreshResult,
+  MessageSendResult,
+  PresenceListResult,
+  RoomJoinResult,
+} from '../contracts/socket-events';
+import { MessageMetrics } from '../messages/message-metrics';
+import {
+  MESSAGE_CREATED,
+  MessageCreatedEvent,
+  MessagesService,
+} from '../messages/messages.service';
+import { METRIC } from '../metrics/metric-names';
+import { toRoomDto } from '../rooms/rooms.mapper';
+import type { MemberRemovedEvent } from '../rooms/rooms.service';
+import { RoomsService } from '../rooms/rooms.service';
+import { AuthRefreshDto, JoinRoomDto, RoomRefDto, SocketSendMessageDto } from './dto/socket.dto';
+import { PresenceService } from './presence.service';
+import { SocketSessions } from './socket-sessions';
+import { AgentServer, AgentSocket, channel } from './socket-types';
+import { WsExceptionFilter } from './ws-exception.filter';
+
+/**
+ * The socket.io protocol of DESIGN.md. Payloads go through the global SafeValidationPipe like REST
+ * bodies; every client event answers through its ack with `{ok:true, ...}` or `{ok:false, error}`
+ * (WsExceptionFilter); the handshake is authenticated with the same AuthService as REST.
+ */
+@WebSocketGateway()
+@UseFilters(WsExceptionFilter)
+export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect {
+  @WebSocketServer() private readonly server: AgentServer;
+
+  constructor(
+    private readonly auth: AuthService,
+    private readonly rooms: RoomsService,
+    private readonly messages: MessagesService,
+    private readonly presence: PresenceService,
+    private readonly sessions: SocketSessions,
+    private readonly agents: AgentsRepository,
+    private readonly messageMetrics: MessageMetrics,
+    @InjectMetric(METRIC.wsConnections) private readonly connections: Gauge,
+  ) {}
+
+  afterInit(server: AgentServer): void {
+    server.use((socket: AgentSocket, next) => {
+      const token: unknown = (socket.handshake.auth as Record<string, unknown> | undefined)?.token;
+      const ip = socket.handshake.address;
+      if (typeof token !== 'string' || token.length === 0 || token.length > 4096) {
+        next(handshakeError('unauthorized', 'auth.token must carry an access JWT'));
+        return;
+      }
+      this.auth
+        .authenticateJwt(token, { agentId: null, ip, requestId: socket.id })
+        .then((principal) => {
+          socket.data = { principal, ip, rooms: [] };
+          next();
+        })
+        .catch((error: unknown) => {
+          const code = error instanceof AppError ? error.code : 'unavailable';
+          next(
+            handshakeError(
+              code,
+              error instanceof AppError ? error.message : 'authentication unavailable',
+            ),
+          );
+        });
+    });
+  }
+
+  async handleConnection(socket: AgentSocket): Promise<void> {
+    const { principal } = socket.data;
+    this.connections.inc();
+    await socket.join([
+      channel.agent(principal.agentId),
+      ...(principal.tokenId ? [channel.token(principal.tokenId)] : []),
+    ]);
+    this.armExpiry(socket);
+    void this.agents.touchLastSeen(principal.agentId).catch(() => undefined);
+  }
+
+  async handleDisconnect(socket: AgentSocket): Promise<void> {
+    this.connections.dec();
+    this.sessions.clear(socket.id);
+    const data = socket.data as Partial<typeof socket.data>;
+    if (!data.principal) return;
+    for (const roomId of data.rooms ?? []) await this.leavePresence(socket, roomId);
+  }
+
+  @SubscribeMessage('room:join')
+  async join(
+    @ConnectedSocket() socket: AgentSocket,
+    @MessageBody() payload: JoinRoomDto,
+  ): Promise<AckResponse<RoomJoinResult>> {
+    const { principal } = socket.data;
+    const { room } = await this.rooms.join(principal, payload.roomId, this.actor(socket));
+    // Subscribe before reading what was missed: a message committed in between is then delivered
+    // live (and maybe also in `missed`); clients de-duplicate by seq, and nothing falls in a gap.
+    if (!socket.data.rooms.includes(room.id)) {
+      await socket.join(channel.room(room.id));
+      socket.data.rooms.push(room.id);
+      if (await this.presence.enter(room.id, principal.agentId, socket.id)) {
+        this.server
+          .to(channel.room(room.id))
+          .emit('presence:update', {
+            roomId: room.id,
+            agentId: principal.agentId,
+            status: 'online',
+          });
+      }
+    }
+    const missed =
+      payload.sinceSeq === undefined
+        ? { items: [], hasMore: false }
+        : await this.messages.since(room.id, payload.sinceSeq);
+    return { ok: true, room: toRoomDto(room), missed: missed.items, hasMore: missed.hasMore };
+  }
+
+  @SubscribeMessage('room:leave')
+  async leave(
+    @ConnectedSocket() socket: AgentSocket,
+    @MessageBody() payload: RoomRefDto,
+  ): Promise<AckResponse> {
+    if (socket.data.rooms.includes(payload.roomId)) {
+      await socket.leave(channel.room(payload.roomId));
+      await this.leavePresence(socket, payload.roomId);
+    }
+    return { ok: true };
+  }
+
+  @SubscribeMessage('message:send')
+  async send(
+    @ConnectedSocket() socket: AgentSocket,
+    @MessageBody() payload: SocketSendMessageDto,
+  ): Promise<AckResponse<MessageSendResult>> {
+    const started = process.hrtime.bigint();
+    const { roomId, ...input } = payload;
+    const { message, duplicate } = await this.messages.send(
+      socket.data.principal,
+      roomId,
+      input,
+      socket.id,
+    );
+    if (!duplicate) this.messageMetrics.sent(started);
+    return { ok: true, message };
+  }
+
+  @SubscribeMessage('presence:list')
+  async presenceList(
+    @ConnectedSocket() socket: AgentSocket,
+    @MessageBody() payload: RoomRefDto,
+  ): Promise<AckResponse<PresenceListResult>> {
+    return { ok: true, agents: await this.presence.list(socket.data.principal, payload.roomId) };
+  }
+
+  /** Relayed as a volatile event (dropped rather than queued) to the room's other sockets. */
+  @SubscribeMessage('typing')
+  typing(@ConnectedSocket() socket: AgentSocket, @MessageBody() payload: RoomRefDto): AckResponse {
+    if (!socket.data.rooms.includes(payload.roomId)) throw forbidden('join the room first');
+    socket.volatile
+      .to(channel.room(payload.roomId))
+      .emit('typing', { roomId: payload.roomId, agentId: socket.data.principal.agentId });
+    return { ok: true };
+  }
+
+  @SubscribeMessage('auth:refresh')
+  async refresh(
+    @ConnectedSocket() socket: AgentSocket,
+    @MessageBody() payload: AuthRefreshDto,
+  ): Promise<AckResponse<AuthRefreshResult>> {
+    const principal = await this.auth.authenticateJwt(payload.token, this.actor(socket));
+    if (principal.agentId !== socket.data.principal.agentId)
+      throw forbidden('the new token belongs to another agent');
+    socket.data.principal = principal;
+    this.armExpiry(socket);
+    return { ok: true, expiresAt: new Date((principal.exp ?? 0) * 1000).toISOString() };
+  }
+
+  /** Fan-out after commit; the sending socket has its ack instead. */
+  @OnEvent(MESSAGE_CREATED)
+  onMessageCreated(event: MessageCreatedEvent): void {
+    const target = this.server.to(channel.room(event.message.roomId));
+    (event.originSocketId ? target.except(event.originSocketId) : target).emit(
+      'message:new',
+      event.message,
+    );
+  }
+
+  @OnEvent('agent-updated')
+  onAgentUpdated(event: AgentUpdatedEvent): void {
+    if (event.data.disabled) this.cut(channel.agent(event.targetId), 'agent disabled');
+  }
+
+  @OnEvent('token-revoked')
+  onTokenRevoked(event: DomainEvent): void {
+    if (event.targetId) this.cut(channel.token(event.targetId), 'api token revoked');
+  }
+
+  /** Removed members stop receiving the room at once. */
+  @OnEvent('member-removed')
+  async onMemberRemoved(event: MemberRemovedEvent): Promise<void> {
+    const roomId = event.targetId;
+    const sockets = await this.server.in(channel.agent(event.data.agentId)).fetchSockets();
+    for (const remote of sockets) {
+      const local = this.server.sockets.sockets.get(remote.id);
+      if (!local || !local.data.rooms.includes(roomId)) continue;
+      await local.leave(channel.room(roomId));
+      await this.leavePresence(local, roomId);
+    }
+  }
+
+  /** Sends the reason, then closes every socket in the channel (on every node with the Redis adapter). */
+  private cut(target: string, reason: string): void {
+    this.server.to(target).emit('error', { code: 'unauthorized', message: reason });
+    this.server.in(target).disconnectSockets(true);
+  }
+
+  private armExpiry(socket: AgentSocket): void {
+    const exp = socket.data.principal.exp;
+    if (!exp) return;
+    this.sessions.arm(socket.id, exp, () => {
+      socket.emit('error', {
+        code: 'unauthorized',
+        message: 'access token expired; reconnect with a new one or send auth:refresh before exp',
+      });
+      socket.disconnect(true);
+    });
+  }
+
+  private async leavePresence(socket: AgentSocket, roomId: string): Promise<void> {
+    socket.data.rooms = socket.data.rooms.filter((id) => id !== roomId);
+    const agentId = socket.data.principal.agentId;
+    if (await this.presence.leave(roomId, agentId, socket.id)) {
+      this.server
+        .to(channel.room(roomId))
+        .emit('presence:update', { roomId, agentId, status: 'offline' });
+    }
+  }
+
+  private actor(socket: AgentSocket): Actor {
+    return { agentId: socket.data.principal.agentId, ip: socket.data.ip, requestId: socket.id };
+  }
+}
+
+function handshakeError(
+  code: string,
+  message: string,
+): Error & { data: { code: string; message: string } } {
+  return Object.assign(new Error(message), { data: { code, message } });
+}

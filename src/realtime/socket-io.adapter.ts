@@ -1,0 +1,56 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import { IoAdapter } from '@nestjs/platform-socket.io';
+import type { Server, ServerOptions } from 'socket.io';
+import { OriginPolicy } from '../common/origin-policy';
+import type { AppConfig } from '../config/app-config';
+import { MAX_DATA_BYTES } from '../messages/dto/message.dto';
+
+/** Envelope, ids and JSON escaping around the largest valid body + data. */
+const FRAME_OVERHEAD_BYTES = 4096;
+
+/** The largest socket.io frame we read: room for the largest valid message and no more. */
+export function maxFrameBytes(config: AppConfig): number {
+  return Math.max(128 * 1024, config.maxMessageBytes + MAX_DATA_BYTES + FRAME_OVERHEAD_BYTES);
+}
+
+/**
+ * socket.io server options that must be set when the server is created: the Origin check of
+ * ALLOWED_ORIGINS on the handshake (CORS does not cover WebSockets), the frame cap, no
+ * per-message deflate (CPU per message) and no connection-state recovery (seq-based recovery is
+ * ours and works across nodes and restarts). Authentication runs as middleware in the gateway.
+ */
+export class AgentHubIoAdapter extends IoAdapter {
+  private readonly origins: OriginPolicy;
+
+  constructor(
+    app: INestApplicationContext,
+    private readonly config: AppConfig,
+  ) {
+    super(app);
+    this.origins = new OriginPolicy(config.allowedOrigins);
+  }
+
+  override createIOServer(port: number, options?: ServerOptions): Server {
+    return super.createIOServer(port, {
+      ...options,
+      maxHttpBufferSize: maxFrameBytes(this.config),
+      perMessageDeflate: false,
+      httpCompression: false,
+      pingInterval: 20_000,
+      pingTimeout: 20_000,
+      connectTimeout: 10_000,
+      serveClient: false,
+      cors: {
+        origin: (
+          origin: string | undefined,
+          callback: (error: Error | null, allow?: boolean) => void,
+        ) => callback(null, this.origins.allows(origin)),
+        credentials: false,
+      },
+      allowRequest: (request, callback) => {
+        const allowed = this.origins.allows(request.headers.origin);
+        callback(allowed ? null : 'origin not allowed', allowed);
+      },
+    } as ServerOptions);
+  }
+}

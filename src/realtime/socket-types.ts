@@ -1,0 +1,33 @@
+import type { Server, Socket } from 'socket.io';
+import type { Principal } from '../common/actor';
+import type { ClientToServerEvents, ServerToClientEvents } from '../contracts/socket-events';
+
+/** Serialisable per-socket state (the Redis adapter may ship it to other nodes). */
+export interface SocketData {
+  principal: Principal;
+  ip: string;
+  /** Room ids this socket is subscribed to. */
+  rooms: string[];
+}
+
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export type InterServerEvents = {};
+export type AgentSocket = Socket<
+  ClientToServerEvents,
+  ServerToClientEvents,
+  InterServerEvents,
+  SocketData
+>;
+export type AgentServer = Server<
+  ClientToServerEvents,
+  ServerToClientEvents,
+  InterServerEvents,
+  SocketData
+>;
+
+/** socket.io room names: one per hub room, per agent and per API token (for targeted cut-offs). */
+export const channel = {
+  room: (roomId: string): string => `room:${roomId}`,
+  agent: (agentId: string): string => `agent:${agentId}`,
+  token: (tokenId: string): string => `token:${tokenId}`,
+};

@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { AgentsModule } from '../agents/agents.module';
+import { RoomsController } from './rooms.controller';
+import { RoomsRepository } from './rooms.repository';
+import { RoomsService } from './rooms.service';
+
+@Module({
+  imports: [AgentsModule],
+  controllers: [RoomsController],
+  providers: [RoomsRepository, RoomsService],
+  exports: [RoomsRepository, RoomsService],
+})
+export class RoomsModule {}

@@ -1,0 +1,140 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager, IsNull, Repository } from 'typeorm';
+import { MemberRole, RoomMemberEntity } from './room-member.entity';
+import { RoomEntity } from './room.entity';
+
+export interface MemberWithName extends RoomMemberEntity {
+  name: string;
+}
+
+@Injectable()
+export class RoomsRepository {
+  private readonly rooms: Repository<RoomEntity>;
+  private readonly members: Repository<RoomMemberEntity>;
+
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {
+    this.rooms = dataSource.getRepository(RoomEntity);
+    this.members = dataSource.getRepository(RoomMemberEntity);
+  }
+
+  /** Creates the room and its first members in one transaction. */
+  async createWithMembers(
+    room: Pick<
+      RoomEntity,
+      'id' | 'name' | 'topic' | 'visibility' | 'kind' | 'directKey' | 'createdBy'
+    >,
+    members: Array<{ agentId: string; role: MemberRole }>,
+  ): Promise<RoomEntity> {
+    await this.dataSource.transaction(async (tx: EntityManager) => {
+      await tx.getRepository(RoomEntity).insert(room);
+      if (members.length > 0) {
+        await tx
+          .getRepository(RoomMemberEntity)
+          .insert(members.map((m) => ({ roomId: room.id, agentId: m.agentId, role: m.role })));
+      }
+    });
+    return (await this.findById(room.id))!;
+  }
+
+  findById(id: string): Promise<RoomEntity | null> {
+    return this.rooms.findOneBy({ id });
+  }
+
+  findByDirectKey(directKey: string): Promise<RoomEntity | null> {
+    return this.rooms
+      .createQueryBuilder('r')
+      .where('r.direct_key = :directKey', { directKey })
+      .getOne();
+  }
+
+  /** Rooms an agent may see (public ones and its own), or all rooms for admins; by id, after cursor. */
+  listVisible(options: {
+    agentId: string;
+    all: boolean;
+    includeArchived: boolean;
+    after?: string;
+    limit: number;
+  }): Promise<RoomEntity[]> {
+    const query = this.rooms.createQueryBuilder('r').orderBy('r.id', 'ASC').limit(options.limit);
+    if (!options.all) {
+      query.andWhere(
+        "(r.visibility = 'public' OR EXISTS (SELECT 1 FROM room_members m WHERE m.room_id = r.id AND m.agent_id = :agentId))",
+        { agentId: options.agentId },
+      );
+    }
+    if (!options.includeArchived) query.andWhere('r.archived_at IS NULL');
+    if (options.after) query.andWhere('r.id > :after', { after: options.after });
+    return query.getMany();
+  }
+
+  async update(
+    id: string,
+    patch: Partial<Pick<RoomEntity, 'name' | 'topic' | 'visibility'>>,
+  ): Promise<void> {
+    await this.rooms.update({ id }, patch);
+  }
+
+  /** Sets archived_at once; returns false when it was already archived. */
+  async archive(id: string): Promise<boolean> {
+    const result = await this.rooms.update(
+      { id, archivedAt: IsNull() },
+      { archivedAt: () => 'now()' },
+    );
+    return (result.affected ?? 0) > 0;
+  }
+
+  findMember(roomId: string, agentId: string): Promise<RoomMemberEntity | null> {
+    return this.members.findOneBy({ roomId, agentId });
+  }
+
+  async listMembers(roomId: string): Promise<MemberWithName[]> {
+    const rows: Array<{
+      room_id: string;
+      agent_id: string;
+      role: MemberRole;
+      joined_at: Date;
+      last_read_seq: string;
+      name: string;
+    }> = await this.dataSource.query(
+      `SELECT m.room_id, m.agent_id, m.role, m.joined_at, m.last_read_seq, a.name
+           FROM room_members m JOIN agents a ON a.id = m.agent_id
+          WHERE m.room_id = $1 ORDER BY m.joined_at, m.agent_id`,
+      [roomId],
+    );
+    return rows.map((r) => ({
+      roomId: r.room_id,
+      agentId: r.agent_id,
+      role: r.role,
+      joinedAt: r.joined_at,
+      lastReadSeq: Number(r.last_read_seq),
+      name: r.name,
+    }));
+  }
+
+  /** Adds the member, or changes its role; returns whether it was newly added. */
+  async upsertMember(roomId: string, agentId: string, role: MemberRole): Promise<boolean> {
+    const rows: Array<{ inserted: boolean }> = await this.dataSource.query(
+      `INSERT INTO room_members (room_id, agent_id, role) VALUES ($1, $2, $3)
+       ON CONFLICT (room_id, agent_id) DO UPDATE SET role = EXCLUDED.role
+       RETURNING (xmax = 0) AS inserted`,
+      [roomId, agentId, role],
+    );
+    return rows[0].inserted;
+  }
+
+  /** Adds a plain member if absent (joining a public room); returns whether it was added. */
+  async addMemberIfAbsent(roomId: string, agentId: string): Promise<boolean> {
+    const rows: unknown[] = await this.dataSource.query(
+      `INSERT INTO room_members (room_id, agent_id, role) VALUES ($1, $2, 'member')
+       ON CONFLICT (room_id, agent_id) DO NOTHING RETURNING agent_id`,
+      [roomId, agentId],
+    );
+    return rows.length > 0;
+  }
+
+  async removeMember(roomId: string, agentId: string): Promise<boolean> {
+    const result = await this.members.delete({ roomId, agentId });
+    return (result.affected ?? 0) > 0;
+  }
+}
