@@ -34,16 +34,19 @@ async function main(): Promise<void> {
     );
   }
 
-  let app: NestFastifyApplication;
+  let app: NestFastifyApplication | undefined;
+  let bootstrap: Awaited<ReturnType<AdminBootstrapService['ensureAdmin']>>;
   try {
     app = await createApp(config);
+    await app.init();
+    bootstrap = await app.get(AdminBootstrapService).ensureAdmin();
+    await app.listen({ port: config.port, host: config.host });
   } catch (error) {
+    await app?.close().catch(() => undefined);
     await embedded?.stop();
     throw error;
   }
-  await app.init();
-  const bootstrap = await app.get(AdminBootstrapService).ensureAdmin();
-  await app.listen({ port: config.port, host: config.host });
+  const server = app;
   logger.log(
     `AgentHub listening on http://${config.host}:${config.port} (ready in ${Date.now() - started} ms)`,
   );
@@ -54,7 +57,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.log(`${signal} received: draining (budget ${config.shutdownTimeoutSeconds} s)`);
-    app.get(ReadinessState).startDraining();
+    server.get(ReadinessState).startDraining();
     const deadline = setTimeout(() => {
       logger.error('graceful shutdown timed out; exiting');
       process.exit(1);
@@ -62,7 +65,7 @@ async function main(): Promise<void> {
     deadline.unref();
     void (async () => {
       try {
-        await app.close();
+        await server.close();
         await embedded?.stop();
         logger.log('shut down cleanly');
         process.exit(0);

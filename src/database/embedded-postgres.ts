@@ -44,8 +44,10 @@ export class EmbeddedPostgres {
   }
 
   async start(): Promise<void> {
-    mkdirSync(this.options.dataDir, { recursive: true });
+    mkdirSync(this.options.dataDir, { recursive: true, mode: 0o711 });
     const owner = runAsUser();
+    // As root, PostgreSQL runs as `postgres`, which must be able to traverse the data dir.
+    if (owner.uid !== undefined) chmodSync(this.options.dataDir, 0o711);
     if (!this.isInitialised) this.initialise(owner);
     stopOrphan(this.clusterDir);
     this.port = this.options.port || (await freePort());
@@ -115,6 +117,12 @@ export class EmbeddedPostgres {
         ],
         { ...owner, stdio: 'pipe' },
       );
+    } catch (error) {
+      const stderr = (error as { stderr?: Buffer }).stderr?.toString() ?? '';
+      const hint = /permission denied/i.test(stderr)
+        ? ` PostgreSQL runs as the "${SUPERUSER}" user here and cannot reach ${this.clusterDir}: set AGENTHUB_DATA_DIR to a folder whose parents it can traverse, or run as a non-root user.`
+        : '';
+      throw new Error(`initdb failed: ${stderr.trim() || String(error)}.${hint}`);
     } finally {
       writeFileSync(pwfile, '');
     }
