@@ -13,13 +13,16 @@ export class Foundation1764460000000 implements MigrationInterface {
         role text NOT NULL DEFAULT 'agent',
         disabled boolean NOT NULL DEFAULT false,
         metadata jsonb NOT NULL DEFAULT '{}'::jsonb,
+        rate_limits jsonb,
         created_at timestamptz NOT NULL DEFAULT now(),
         last_seen_at timestamptz,
         CONSTRAINT agents_name_format CHECK (name ~ '^[a-z0-9][a-z0-9_.-]{1,62}$'),
         CONSTRAINT agents_role_valid CHECK (role IN ('admin', 'agent')),
         CONSTRAINT agents_display_name_length CHECK (char_length(display_name) BETWEEN 1 AND 128),
         CONSTRAINT agents_metadata_object CHECK (jsonb_typeof(metadata) = 'object'),
-        CONSTRAINT agents_metadata_size CHECK (octet_length(metadata::text) <= 4096)
+        -- The API caps metadata at 4 KiB of compact JSON; jsonb's text form adds spaces, hence 8 KiB.
+        CONSTRAINT agents_metadata_size CHECK (octet_length(metadata::text) <= 8192),
+        CONSTRAINT agents_rate_limits_object CHECK (rate_limits IS NULL OR jsonb_typeof(rate_limits) = 'object')
       )`);
     await db.query(`CREATE UNIQUE INDEX agents_name_key ON agents (name)`);
 

@@ -12,6 +12,8 @@ import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { MessagesModule } from './messages/messages.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { RateLimitModule } from './rate-limit/rate-limit.module';
+import { RedisModule } from './redis/redis.module';
 import { RealtimeModule } from './realtime/realtime.module';
 import { RoomsModule } from './rooms/rooms.module';
 
@@ -46,6 +48,8 @@ export class AppModule {
         EventEmitterModule.forRoot(),
         DatabaseModule,
         MetricsModule,
+        RedisModule,
+        RateLimitModule,
         HealthModule,
         AuditModule,
         AgentsModule,

@@ -3,6 +3,11 @@ import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
 export type AgentRole = 'admin' | 'agent';
 export const AGENT_ROLES: readonly AgentRole[] = ['admin', 'agent'];
 
+export interface AgentRateLimits {
+  restPerMinute?: number;
+  wsEventsPerSecond?: number;
+}
+
 @Entity({ name: 'agents' })
 export class AgentEntity {
   @PrimaryColumn({ type: 'uuid' })
@@ -22,6 +27,10 @@ export class AgentEntity {
 
   @Column({ type: 'jsonb', default: () => "'{}'::jsonb" })
   metadata: Record<string, unknown>;
+
+  /** Per-agent overrides of the configured limits; null means the defaults. */
+  @Column({ name: 'rate_limits', type: 'jsonb', nullable: true })
+  rateLimits: AgentRateLimits | null;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;

@@ -12,6 +12,7 @@ export function toAgentDto(agent: AgentEntity): AgentDto {
     role: agent.role,
     disabled: agent.disabled,
     metadata: agent.metadata,
+    rateLimits: agent.rateLimits,
     createdAt: agent.createdAt.toISOString(),
     lastSeenAt: iso(agent.lastSeenAt),
   };

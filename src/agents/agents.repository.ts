@@ -12,7 +12,9 @@ export class AgentsRepository {
     this.agents = dataSource.getRepository(AgentEntity);
   }
 
-  async insert(agent: Omit<AgentEntity, 'createdAt' | 'lastSeenAt'>): Promise<AgentEntity> {
+  async insert(
+    agent: Omit<AgentEntity, 'createdAt' | 'lastSeenAt' | 'rateLimits'>,
+  ): Promise<AgentEntity> {
     await this.agents.insert(agent as QueryDeepPartialEntity<AgentEntity>);
     const created = await this.findById(agent.id);
     if (!created) throw new Error(`agent ${agent.id} vanished after insert`);
@@ -41,7 +43,9 @@ export class AgentsRepository {
 
   async update(
     id: string,
-    patch: Partial<Pick<AgentEntity, 'displayName' | 'role' | 'disabled' | 'metadata'>>,
+    patch: Partial<
+      Pick<AgentEntity, 'displayName' | 'role' | 'disabled' | 'metadata' | 'rateLimits'>
+    >,
   ): Promise<void> {
     await this.agents.update({ id }, patch as QueryDeepPartialEntity<AgentEntity>);
   }

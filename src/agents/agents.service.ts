@@ -73,7 +73,13 @@ export class AgentsService {
     if (actor.agentId === id && (patch.disabled === true || patch.role === 'agent')) {
       throw new AppError('conflict', 'an admin cannot disable or demote itself');
     }
-    await this.agents.update(id, patch);
+    const { rateLimits, ...rest } = patch;
+    await this.agents.update(
+      id,
+      rateLimits === undefined
+        ? rest
+        : { ...rest, rateLimits: rateLimits ? { ...rateLimits } : null },
+    );
     const after = await this.require(id);
     const event: AgentUpdatedEvent = {
       actor,
@@ -118,7 +124,7 @@ export class AgentsService {
   }
 
   async revokeToken(tokenId: string, actor: Actor): Promise<ApiTokenDto> {
-    const existing = await this.tokens.findById(tokenId);
+    const existing = UUID_PATTERN.test(tokenId) ? await this.tokens.findById(tokenId) : null;
     if (!existing) throw notFound('api token');
     const revoked = await this.tokens.revoke(tokenId);
     if (!revoked) throw notFound('api token');
@@ -151,7 +157,9 @@ export class AgentsService {
     return { token, row };
   }
 
-  async insertAgent(agent: Omit<AgentEntity, 'createdAt' | 'lastSeenAt'>): Promise<AgentEntity> {
+  async insertAgent(
+    agent: Omit<AgentEntity, 'createdAt' | 'lastSeenAt' | 'rateLimits'>,
+  ): Promise<AgentEntity> {
     try {
       return await this.agents.insert(agent);
     } catch (error) {

@@ -1,36 +1,79 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import type { FastifyReply } from 'fastify';
 import type { AgentRole } from '../agents/agent.entity';
-import { forbidden, unauthorized } from '../common/errors';
+import { AppError, forbidden, unauthorized } from '../common/errors';
+import { LimitState, RateLimitService } from '../rate-limit/rate-limit.service';
 import { AuthService } from './auth.service';
-import { actorOf, AuthedRequest, IS_PUBLIC, REQUIRED_ROLE } from './decorators';
+import { actorOf, AuthedRequest, IS_PUBLIC, REQUIRED_ROLE, SKIP_RATE_LIMIT } from './decorators';
 
 /**
- * The one REST auth guard (registered globally): every route needs `Authorization: Bearer <JWT or
- * API token>` unless marked @Public(); @AdminOnly() routes answer 403 `forbidden` to agents.
+ * The one REST access guard (registered globally). Every route needs `Authorization: Bearer <JWT or
+ * API token>` unless @Public(); @AdminOnly() routes answer 403 `forbidden` to agents. It also
+ * applies the REST rate limits, counted across all routes: per agent once authenticated, per
+ * client IP otherwise (failed authentications included, so guessing tokens is limited too).
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly auth: AuthService,
+    private readonly limits: RateLimitService,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true;
     const targets = [context.getHandler(), context.getClass()];
-    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, targets)) return true;
+    const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, targets) ?? false;
+    const limited = !this.reflector.getAllAndOverride<boolean>(SKIP_RATE_LIMIT, targets);
+    const http = context.switchToHttp();
+    const request = http.getRequest<AuthedRequest>();
+    const reply = http.getResponse<FastifyReply>();
+    const limit = async (check: () => Promise<LimitState>): Promise<void> => {
+      if (limited) await this.applyLimit(reply, check);
+    };
 
-    const request = context.switchToHttp().getRequest<AuthedRequest>();
     const header = request.headers.authorization;
     const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    if (!match) throw unauthorized('missing bearer token');
-    request.principal = await this.auth.authenticateBearer(match[1], actorOf(request));
+    if (isPublic || !match) {
+      await limit(() => this.limits.checkAnonymous(request.ip, actorOf(request)));
+      if (isPublic) return true;
+      throw unauthorized('missing bearer token');
+    }
+
+    try {
+      request.principal = await this.auth.authenticateBearer(match[1], actorOf(request));
+    } catch (error) {
+      await limit(() => this.limits.checkAnonymous(request.ip, actorOf(request)));
+      throw error;
+    }
+    const principal = request.principal;
+    await limit(() => this.limits.checkAgent(principal, actorOf(request)));
 
     const role = this.reflector.getAllAndOverride<AgentRole | undefined>(REQUIRED_ROLE, targets);
-    if (role && request.principal.role !== role && request.principal.role !== 'admin') {
+    if (role && principal.role !== role && principal.role !== 'admin') {
       throw forbidden(`this operation needs the ${role} role`);
     }
     return true;
+  }
+
+  /** IETF RateLimit-* headers on every limited response, 429s included (Retry-After: the filter). */
+  private async applyLimit(reply: FastifyReply, check: () => Promise<LimitState>): Promise<void> {
+    try {
+      const state = await check();
+      void reply
+        .header('RateLimit-Limit', state.limit)
+        .header('RateLimit-Remaining', state.remaining)
+        .header('RateLimit-Reset', state.resetSeconds);
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'rate_limited') {
+        const details = error.details as { retryAfterSeconds: number; limit: number };
+        void reply
+          .header('RateLimit-Limit', details.limit)
+          .header('RateLimit-Remaining', 0)
+          .header('RateLimit-Reset', details.retryAfterSeconds);
+      }
+      throw error;
+    }
   }
 }

@@ -116,7 +116,13 @@ export class AuthService {
     void this.tokens
       .touchLastUsed(row.id)
       .catch((error: unknown) => this.logger.warn({ err: error }, 'touchLastUsed failed'));
-    return { agentId: agent.id, name: agent.name, role: agent.role, tokenId: row.id };
+    return {
+      agentId: agent.id,
+      name: agent.name,
+      role: agent.role,
+      tokenId: row.id,
+      rateLimits: agent.rateLimits,
+    };
   }
 
   private async verifyJwt(token: string): Promise<Principal> {
@@ -133,6 +139,7 @@ export class AuthService {
       jti: claims.jti,
       exp: claims.exp,
       tokenId: claims.tid,
+      rateLimits: state.rateLimits,
     };
   }
 

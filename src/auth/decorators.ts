@@ -5,9 +5,14 @@ import type { Actor, Principal } from '../common/actor';
 
 export const IS_PUBLIC = 'agenthub:public';
 export const REQUIRED_ROLE = 'agenthub:role';
+export const SKIP_RATE_LIMIT = 'agenthub:skip-rate-limit';
 
 /** The route needs no credentials. */
 export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(IS_PUBLIC, true);
+
+/** Probes are exempt from the REST rate limits (orchestrators poll them). */
+export const SkipRateLimit = (): MethodDecorator & ClassDecorator =>
+  SetMetadata(SKIP_RATE_LIMIT, true);
 
 /** The route needs this role (admins pass every role check). */
 export const RequireRole = (role: AgentRole): MethodDecorator & ClassDecorator =>

@@ -1,12 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import type { AgentRole } from '../agents/agent.entity';
+import type { AgentRateLimits, AgentRole } from '../agents/agent.entity';
 
 export interface SessionState {
   name: string;
   role: AgentRole;
   disabled: boolean;
+  rateLimits: AgentRateLimits | null;
   jtiRevoked: boolean;
   tokenRevoked: boolean;
 }
@@ -25,10 +26,11 @@ export class SessionsRepository {
       name: string;
       role: AgentRole;
       disabled: boolean;
+      rate_limits: AgentRateLimits | null;
       jti_revoked: boolean;
       token_revoked: boolean;
     }> = await this.dataSource.query(
-      `SELECT a.name, a.role, a.disabled,
+      `SELECT a.name, a.role, a.disabled, a.rate_limits,
                 EXISTS (SELECT 1 FROM jwt_revocations r WHERE r.jti = $2) AS jti_revoked,
                 COALESCE((SELECT t.revoked_at IS NOT NULL OR (t.expires_at IS NOT NULL AND t.expires_at <= now())
                           FROM api_tokens t WHERE t.id = $3), $3::uuid IS NOT NULL) AS token_revoked
@@ -41,6 +43,7 @@ export class SessionsRepository {
       name: row.name,
       role: row.role,
       disabled: row.disabled,
+      rateLimits: row.rate_limits,
       jtiRevoked: row.jti_revoked,
       tokenRevoked: row.token_revoked,
     };

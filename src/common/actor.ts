@@ -1,4 +1,4 @@
-import type { AgentRole } from '../agents/agent.entity';
+import type { AgentRateLimits, AgentRole } from '../agents/agent.entity';
 
 /** Who is acting, from where: carried by every domain event so audit rows need no guessing. */
 export interface Actor {
@@ -18,6 +18,8 @@ export interface Principal {
   exp?: number;
   /** The API token used directly, or the one the JWT was issued from. */
   tokenId?: string;
+  /** Admin-set overrides of the configured limits. */
+  rateLimits?: AgentRateLimits | null;
 }
 
 export const systemActor: Actor = { agentId: null, ip: null, requestId: null };

@@ -64,6 +64,7 @@ export function codeForStatus(status: number): ErrorCode {
 export const PG_UNIQUE_VIOLATION = '23505';
 export const PG_FOREIGN_KEY_VIOLATION = '23503';
 export const PG_CHECK_VIOLATION = '23514';
+export const PG_INVALID_TEXT = '22P02';
 
 export function pgErrorCode(error: unknown): string | undefined {
   const code =
@@ -103,4 +104,18 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   return /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|Connection refused|the database system is (starting|shutting) up/i.test(
     message,
   );
+}
+
+/**
+ * Database failures that are not bugs: a violated CHECK or malformed literal is bad input (the
+ * database is the last line of validation), an unreachable server is `unavailable`.
+ */
+export function classifyDatabaseError(error: unknown): ErrorBody | undefined {
+  const code = pgErrorCode(error);
+  if (code === PG_CHECK_VIOLATION || code === PG_INVALID_TEXT) {
+    return { code: 'validation_failed', message: 'input violates a constraint' };
+  }
+  if (isDatabaseUnavailable(error))
+    return { code: 'unavailable', message: 'database unavailable, retry later' };
+  return undefined;
 }

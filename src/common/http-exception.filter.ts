@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, codeForStatus, ErrorBody, ERROR_STATUS, isDatabaseUnavailable } from './errors';
+import { AppError, classifyDatabaseError, codeForStatus, ErrorBody, ERROR_STATUS } from './errors';
 import { uuidv7 } from './uuid';
 
 export interface HttpErrorBody extends ErrorBody {
@@ -52,13 +52,10 @@ export class HttpExceptionFilter implements ExceptionFilter {
       const message = exception instanceof Error ? exception.message : 'bad request';
       return { statusCode: fastifyStatus, code: codeForStatus(fastifyStatus), message };
     }
-    if (isDatabaseUnavailable(exception)) {
-      this.logger.warn({ err: exception, reqId: request.id }, 'database unavailable');
-      return {
-        statusCode: ERROR_STATUS.unavailable,
-        code: 'unavailable',
-        message: 'database unavailable, retry later',
-      };
+    const database = classifyDatabaseError(exception);
+    if (database) {
+      this.logger.warn({ err: exception, reqId: request.id }, database.message);
+      return { statusCode: ERROR_STATUS[database.code], ...database };
     }
     const errorId = uuidv7();
     this.logger.error({ err: exception, errorId, reqId: request.id }, 'unhandled error');

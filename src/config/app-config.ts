@@ -18,7 +18,13 @@ export interface AppConfig {
   allowedOrigins: string[];
   trustedProxies: string[];
   enableHsts: boolean;
-  rateLimits: { restAnon: number; restAuth: number; wsEventsPerSecond: number };
+  rateLimits: {
+    restAnon: number;
+    restAuth: number;
+    wsEventsPerSecond: number;
+    wsSocketsPerAgent: number;
+    wsHandshakesPerMinute: number;
+  };
   maxMessageBytes: number;
   bodyLimit: number;
   shutdownTimeoutSeconds: number;
@@ -164,6 +170,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
       restAnon: read.int('RATE_LIMIT_REST_ANON', 100, 1, 1_000_000),
       restAuth: read.int('RATE_LIMIT_REST_AUTH', 600, 1, 1_000_000),
       wsEventsPerSecond: read.int('RATE_LIMIT_WS_EVENTS', 30, 1, 100_000),
+      wsSocketsPerAgent: read.int('RATE_LIMIT_WS_SOCKETS_PER_AGENT', 20, 1, 100_000),
+      wsHandshakesPerMinute: read.int('RATE_LIMIT_WS_HANDSHAKES', 60, 1, 1_000_000),
     },
     maxMessageBytes: read.int('MAX_MESSAGE_BYTES', 16_384, 1, 65_536),
     bodyLimit: read.int('BODY_LIMIT', 1_048_576, 1024, 104_857_600),

@@ -11,6 +11,8 @@ export interface AgentDto {
   role: AgentRoleName;
   disabled: boolean;
   metadata: Record<string, unknown>;
+  /** Per-agent limit overrides set by an admin; null: the configured defaults apply. */
+  rateLimits: { restPerMinute?: number; wsEventsPerSecond?: number } | null;
   createdAt: string;
   lastSeenAt: string | null;
 }

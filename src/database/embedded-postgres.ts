@@ -122,7 +122,7 @@ export class EmbeddedPostgres {
       const hint = /permission denied/i.test(stderr)
         ? ` PostgreSQL runs as the "${SUPERUSER}" user here and cannot reach ${this.clusterDir}: set AGENTHUB_DATA_DIR to a folder whose parents it can traverse, or run as a non-root user.`
         : '';
-      throw new Error(`initdb failed: ${stderr.trim() || String(error)}.${hint}`);
+      throw new Error(`initdb failed: ${stderr.trim() || String(error)}.${hint}`, { cause: error });
     } finally {
       writeFileSync(pwfile, '');
     }

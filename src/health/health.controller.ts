@@ -2,13 +2,14 @@ import { Controller, Get, HttpCode, Res } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import type { FastifyReply } from 'fastify';
-import { Public } from '../auth/decorators';
+import { Public, SkipRateLimit } from '../auth/decorators';
 import { ReadinessState } from './readiness.service';
 
 const DB_PING_TIMEOUT_MS = 2000;
 
 @ApiTags('operations')
 @Public()
+@SkipRateLimit()
 @Controller()
 export class HealthController {
   constructor(

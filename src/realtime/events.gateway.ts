@@ -1,4 +1,4 @@
-import { UseFilters } from '@nestjs/common';
+import { Inject, UseFilters } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
 import {
   ConnectedSocket,
@@ -15,7 +15,9 @@ import type { Gauge } from 'prom-client';
 import { AgentsRepository } from '../agents/agents.repository';
 import type { AgentUpdatedEvent } from '../agents/agents.service';
 import { AuthService } from '../auth/auth.service';
-import type { Actor } from '../common/actor';
+import type { Actor, Principal } from '../common/actor';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { RateLimitService } from '../rate-limit/rate-limit.service';
 import type { DomainEvent } from '../common/domain-events';
 import { AppError, forbidden } from '../common/errors';
 import type {
@@ -37,6 +39,7 @@ import type { MemberRemovedEvent } from '../rooms/rooms.service';
 import { RoomsService } from '../rooms/rooms.service';
 import { AuthRefreshDto, JoinRoomDto, RoomRefDto, SocketSendMessageDto } from './dto/socket.dto';
 import { PresenceService } from './presence.service';
+import { SocketLimits } from './socket-limits';
 import { SocketSessions } from './socket-sessions';
 import { AgentServer, AgentSocket, channel } from './socket-types';
 import { WsExceptionFilter } from './ws-exception.filter';
@@ -59,6 +62,9 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
     private readonly sessions: SocketSessions,
     private readonly agents: AgentsRepository,
     private readonly messageMetrics: MessageMetrics,
+    private readonly limits: RateLimitService,
+    private readonly socketLimits: SocketLimits,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectMetric(METRIC.wsConnections) private readonly connections: Gauge,
   ) {}
 
@@ -66,31 +72,48 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
     server.use((socket: AgentSocket, next) => {
       const token: unknown = (socket.handshake.auth as Record<string, unknown> | undefined)?.token;
       const ip = socket.handshake.address;
-      if (typeof token !== 'string' || token.length === 0 || token.length > 4096) {
-        next(handshakeError('unauthorized', 'auth.token must carry an access JWT'));
-        return;
-      }
-      this.auth
-        .authenticateJwt(token, { agentId: null, ip, requestId: socket.id })
+      this.admit(server, token, { agentId: null, ip, requestId: socket.id })
         .then((principal) => {
           socket.data = { principal, ip, rooms: [] };
           next();
         })
         .catch((error: unknown) => {
-          const code = error instanceof AppError ? error.code : 'unavailable';
+          const known = error instanceof AppError;
           next(
             handshakeError(
-              code,
-              error instanceof AppError ? error.message : 'authentication unavailable',
+              known ? error.code : 'unavailable',
+              known ? error.message : 'authentication unavailable',
             ),
           );
         });
     });
   }
 
+  /** Handshake: the per-IP handshake rate, a valid JWT, and the cap on sockets per agent. */
+  private async admit(server: AgentServer, token: unknown, actor: Actor): Promise<Principal> {
+    await this.limits.checkHandshake(actor.ip ?? 'unknown', actor);
+    if (typeof token !== 'string' || token.length === 0 || token.length > 4096) {
+      throw new AppError('unauthorized', 'auth.token must carry an access JWT');
+    }
+    const principal = await this.auth.authenticateJwt(token, actor);
+    const cap = this.config.rateLimits.wsSocketsPerAgent;
+    const open = await server.in(channel.agent(principal.agentId)).fetchSockets();
+    if (open.length >= cap) {
+      this.limits.recordRefusal(
+        'ws',
+        `ws:sockets:${principal.agentId}`,
+        { ...actor, agentId: principal.agentId },
+        { limit: cap },
+      );
+      throw new AppError('rate_limited', `at most ${cap} sockets per agent`);
+    }
+    return principal;
+  }
+
   async handleConnection(socket: AgentSocket): Promise<void> {
     const { principal } = socket.data;
     this.connections.inc();
+    this.socketLimits.attach(socket, () => this.actor(socket));
     await socket.join([
       channel.agent(principal.agentId),
       ...(principal.tokenId ? [channel.token(principal.tokenId)] : []),
@@ -102,6 +125,7 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
   async handleDisconnect(socket: AgentSocket): Promise<void> {
     this.connections.dec();
     this.sessions.clear(socket.id);
+    this.socketLimits.detach(socket.id);
     const data = socket.data as Partial<typeof socket.data>;
     if (!data.principal) return;
     for (const roomId of data.rooms ?? []) await this.leavePresence(socket, roomId);
@@ -120,13 +144,11 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
       await socket.join(channel.room(room.id));
       socket.data.rooms.push(room.id);
       if (await this.presence.enter(room.id, principal.agentId, socket.id)) {
-        this.server
-          .to(channel.room(room.id))
-          .emit('presence:update', {
-            roomId: room.id,
-            agentId: principal.agentId,
-            status: 'online',
-          });
+        this.server.to(channel.room(room.id)).emit('presence:update', {
+          roomId: room.id,
+          agentId: principal.agentId,
+          status: 'online',
+        });
       }
     }
     const missed =
@@ -192,6 +214,7 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
     if (principal.agentId !== socket.data.principal.agentId)
       throw forbidden('the new token belongs to another agent');
     socket.data.principal = principal;
+    this.socketLimits.refresh(socket);
     this.armExpiry(socket);
     return { ok: true, expiresAt: new Date((principal.exp ?? 0) * 1000).toISOString() };
   }

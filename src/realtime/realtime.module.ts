@@ -7,6 +7,7 @@ import { EventsGateway } from './events.gateway';
 import { PresenceController } from './presence.controller';
 import { PresenceService } from './presence.service';
 import { MemoryPresenceStore, PRESENCE_STORE } from './presence.store';
+import { SocketLimits } from './socket-limits';
 import { SocketSessions } from './socket-sessions';
 
 @Module({
@@ -16,8 +17,9 @@ import { SocketSessions } from './socket-sessions';
     EventsGateway,
     PresenceService,
     SocketSessions,
+    SocketLimits,
     { provide: PRESENCE_STORE, useClass: MemoryPresenceStore },
   ],
-  exports: [PresenceService, SocketSessions],
+  exports: [PresenceService, SocketSessions, SocketLimits],
 })
 export class RealtimeModule {}

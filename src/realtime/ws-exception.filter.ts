@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, Logger } from '@nestjs/common';
 import { WsException } from '@nestjs/websockets';
 import type { Socket } from 'socket.io';
-import { AppError, isDatabaseUnavailable } from '../common/errors';
+import { AppError, classifyDatabaseError } from '../common/errors';
 import { uuidv7 } from '../common/uuid';
 import type { WsError } from '../contracts/socket-events';
 
@@ -34,8 +34,8 @@ export class WsExceptionFilter implements ExceptionFilter {
         message: typeof inner === 'string' ? inner : 'invalid request',
       };
     }
-    if (isDatabaseUnavailable(exception))
-      return { code: 'unavailable', message: 'database unavailable, retry later' };
+    const database = classifyDatabaseError(exception);
+    if (database) return database;
     const errorId = uuidv7();
     this.logger.error({ err: exception, errorId }, 'unhandled socket error');
     return { code: 'internal', message: `internal error (id ${errorId})` };

@@ -37,6 +37,11 @@ export async function bootTestApp(
     ADMIN_API_TOKEN: adminToken,
     PORT: '0',
     HOST: '127.0.0.1',
+    // Every test client comes from 127.0.0.1: limits are generous unless a test sets them.
+    RATE_LIMIT_REST_ANON: '1000000',
+    RATE_LIMIT_REST_AUTH: '1000000',
+    RATE_LIMIT_WS_EVENTS: '100000',
+    RATE_LIMIT_WS_HANDSHAKES: '1000000',
     ...env,
     DATABASE_URL: db.url,
   });

@@ -1,14 +1,19 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
 import {
   IsBoolean,
   IsIn,
+  IsInt,
   IsISO8601,
   IsOptional,
   IsString,
   Length,
   Matches,
+  Max,
   MaxLength,
+  Min,
   ValidateIf,
+  ValidateNested,
 } from 'class-validator';
 import { IsJsonObject } from '../../common/validators';
 import { AGENT_ROLES, type AgentRole } from '../agent.entity';
@@ -43,6 +48,26 @@ export class CreateAgentDto {
   metadata?: Record<string, unknown>;
 }
 
+export class RateLimitOverridesDto {
+  @ApiPropertyOptional({ minimum: 1, maximum: 1_000_000, description: 'REST requests per minute' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  restPerMinute?: number;
+
+  @ApiPropertyOptional({
+    minimum: 1,
+    maximum: 100_000,
+    description: 'socket.io events per second per socket',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  wsEventsPerSecond?: number;
+}
+
 export class UpdateAgentDto {
   @ApiPropertyOptional({ nullable: true, maxLength: 128 })
   @IsOptional()
@@ -65,6 +90,17 @@ export class UpdateAgentDto {
   @IsOptional()
   @IsJsonObject(METADATA_MAX_BYTES)
   metadata?: Record<string, unknown>;
+
+  @ApiPropertyOptional({
+    type: RateLimitOverridesDto,
+    nullable: true,
+    description: 'null restores the defaults',
+  })
+  @IsOptional()
+  @ValidateIf((_, value) => value !== null)
+  @ValidateNested()
+  @Type(() => RateLimitOverridesDto)
+  rateLimits?: RateLimitOverridesDto | null;
 }
 
 export class CreateApiTokenDto {

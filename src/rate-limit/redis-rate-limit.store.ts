@@ -1,0 +1,65 @@
+import type Redis from 'ioredis';
+import type { RateLimitStore, WindowHit } from './rate-limit.store';
+
+/** INCR, set the expiry on the first hit, and read the TTL, atomically. */
+const HIT_SCRIPT = `
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
+return {count, ttl}
+`;
+
+/** Counters shared by every node; keys expire with their window, so Redis memory stays bounded. */
+export class RedisRateLimitStore implements RateLimitStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix = 'agenthub:rl:',
+  ) {}
+
+  async hit(key: string, windowMs: number): Promise<WindowHit> {
+    const [count, ttl] = (await this.redis.eval(
+      HIT_SCRIPT,
+      1,
+      this.prefix + key,
+      String(windowMs),
+    )) as [number, number];
+    return { count, resetInMs: ttl };
+  }
+
+  size(): number {
+    return 0;
+  }
+
+  /** The connection is shared and closed by RedisModule. */
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/**
+ * Shared counters while Redis answers, this node's own counters while it does not: a Redis outage
+ * degrades limits to per-node instead of failing requests or letting them hang.
+ */
+export class FallbackRateLimitStore implements RateLimitStore {
+  constructor(
+    private readonly primary: RateLimitStore,
+    private readonly fallback: RateLimitStore,
+  ) {}
+
+  async hit(key: string, windowMs: number): Promise<WindowHit> {
+    try {
+      return await this.primary.hit(key, windowMs);
+    } catch {
+      return this.fallback.hit(key, windowMs);
+    }
+  }
+
+  size(): number {
+    return this.fallback.size();
+  }
+
+  async close(): Promise<void> {
+    await this.fallback.close();
+  }
+}
