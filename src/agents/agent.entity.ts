@@ -32,6 +32,10 @@ export class AgentEntity {
   @Column({ name: 'rate_limits', type: 'jsonb', nullable: true })
   rateLimits: AgentRateLimits | null;
 
+  /** JWTs issued before this moment are no longer accepted (POST /v1/agents/:id/revoke-sessions). */
+  @Column({ name: 'sessions_revoked_at', type: 'timestamptz', nullable: true, select: false })
+  sessionsRevokedAt?: Date | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 

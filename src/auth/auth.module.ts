@@ -4,6 +4,7 @@ import { JwtModule } from '@nestjs/jwt';
 import { AgentsModule } from '../agents/agents.module';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { AuthController } from './auth.controller';
+import { SessionsController } from './sessions.controller';
 import { AuthGuard } from './auth.guard';
 import { AuthService, JWT_KEY_RING } from './auth.service';
 import { JwtKeyRing } from './jwt-keys';
@@ -11,7 +12,7 @@ import { SessionsRepository } from './sessions.repository';
 
 @Module({
   imports: [JwtModule.register({}), AgentsModule],
-  controllers: [AuthController],
+  controllers: [AuthController, SessionsController],
   providers: [
     {
       provide: JWT_KEY_RING,

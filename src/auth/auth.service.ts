@@ -6,7 +6,7 @@ import type { AccessTokenDto } from '../contracts/rest';
 import { Actor, Principal } from '../common/actor';
 import type { DomainEvent } from '../common/domain-events';
 import { AppError } from '../common/errors';
-import { UUID_PATTERN, uuidv7 } from '../common/uuid';
+import { UUID_PATTERN, uuidv7, uuidv7Time } from '../common/uuid';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { API_TOKEN_PATTERN, hashApiToken } from './api-token';
 import { JwtKeyRing } from './jwt-keys';
@@ -90,6 +90,14 @@ export class AuthService {
     return this.failAudited(actor, 'jwt', () => this.verifyJwt(token));
   }
 
+  /** Admin: every JWT of the agent issued so far stops working, and its sockets are cut. */
+  async revokeSessions(agentId: string, actor: Actor): Promise<void> {
+    if (!UUID_PATTERN.test(agentId) || !(await this.sessions.revokeAllSessions(agentId))) {
+      throw new AppError('not_found', 'agent not found');
+    }
+    await this.emit('sessions-revoked', { actor, targetType: 'agent', targetId: agentId, data: { scope: 'all' } });
+  }
+
   /** Revokes the JWT a principal authenticated with (logout). */
   async revokeCurrentJwt(principal: Principal, actor: Actor): Promise<void> {
     if (!principal.jti || !principal.exp) {
@@ -131,6 +139,9 @@ export class AuthService {
     if (!state) throw new AuthFailure('unknown agent');
     if (state.disabled) throw new AuthFailure('agent disabled');
     if (state.jtiRevoked) throw new AuthFailure('revoked jwt');
+    if (state.sessionsRevokedAt !== null && uuidv7Time(claims.jti) < state.sessionsRevokedAt) {
+      throw new AuthFailure('sessions revoked');
+    }
     if (state.tokenRevoked) throw new AuthFailure('api token of jwt revoked');
     return {
       agentId: claims.sub,

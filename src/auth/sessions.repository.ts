@@ -8,6 +8,8 @@ export interface SessionState {
   role: AgentRole;
   disabled: boolean;
   rateLimits: AgentRateLimits | null;
+  /** Epoch ms before which this agent's JWTs are revoked, or null. */
+  sessionsRevokedAt: number | null;
   jtiRevoked: boolean;
   tokenRevoked: boolean;
 }
@@ -27,10 +29,11 @@ export class SessionsRepository {
       role: AgentRole;
       disabled: boolean;
       rate_limits: AgentRateLimits | null;
+      sessions_revoked_at: Date | null;
       jti_revoked: boolean;
       token_revoked: boolean;
     }> = await this.dataSource.query(
-      `SELECT a.name, a.role, a.disabled, a.rate_limits,
+      `SELECT a.name, a.role, a.disabled, a.rate_limits, a.sessions_revoked_at,
                 EXISTS (SELECT 1 FROM jwt_revocations r WHERE r.jti = $2) AS jti_revoked,
                 COALESCE((SELECT t.revoked_at IS NOT NULL OR (t.expires_at IS NOT NULL AND t.expires_at <= now())
                           FROM api_tokens t WHERE t.id = $3), $3::uuid IS NOT NULL) AS token_revoked
@@ -44,6 +47,7 @@ export class SessionsRepository {
       role: row.role,
       disabled: row.disabled,
       rateLimits: row.rate_limits,
+      sessionsRevokedAt: row.sessions_revoked_at ? row.sessions_revoked_at.getTime() : null,
       jtiRevoked: row.jti_revoked,
       tokenRevoked: row.token_revoked,
     };
@@ -54,6 +58,15 @@ export class SessionsRepository {
       `INSERT INTO jwt_revocations (jti, agent_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING`,
       [jti, agentId, expiresAt],
     );
+  }
+
+  /** Every JWT of the agent issued until now stops working. */
+  async revokeAllSessions(agentId: string): Promise<boolean> {
+    const result: [unknown[], number] = await this.dataSource.query(
+      `UPDATE agents SET sessions_revoked_at = clock_timestamp() WHERE id = $1`,
+      [agentId],
+    );
+    return result[1] > 0;
   }
 
   /** Revocations of tokens that have expired anyway are dead weight. */

@@ -1,3 +1,4 @@
+import 'reflect-metadata';
 import { AuditRepository } from '../audit/audit.repository';
 import { CliResult, finish, requireDatabaseUrl, withDataSource } from './cli-database';
 

@@ -1,9 +1,11 @@
+import 'reflect-metadata';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { Logger } from '@nestjs/common';
 import { AdminBootstrapService } from '../agents/admin-bootstrap.service';
 import { AgentsRepository } from '../agents/agents.repository';
 import { AgentsService } from '../agents/agents.service';
 import { ApiTokensRepository } from '../agents/api-tokens.repository';
+import { hashApiToken } from '../auth/api-token';
 import { AuditRepository } from '../audit/audit.repository';
 import { AuditService } from '../audit/audit.service';
 import { ConfigError, loadConfig, type AppConfig } from '../config/app-config';
@@ -41,7 +43,7 @@ export async function runBootstrapAdmin(
     const agents = new AgentsRepository(dataSource);
     const tokens = new ApiTokensRepository(dataSource);
     const bootstrap = new AdminBootstrapService(
-      // --new-token always generates: ADMIN_API_TOKEN is registered already, or is being now.
+      // --new-token always issues a generated token; ADMIN_API_TOKEN is for the plain run.
       newToken ? { ...config, adminApiToken: undefined } : config,
       agents,
       tokens,
@@ -51,11 +53,16 @@ export async function runBootstrapAdmin(
     const result = await bootstrap.ensureAdmin({ force: newToken });
     if (!result) {
       const admin = await agents.findByName('admin');
+      const configured = config.adminApiToken
+        ? await tokens.findByHash(hashApiToken(config.adminApiToken))
+        : null;
       return {
         code: 0,
-        output:
-          `an admin already exists${admin ? ` (agent admin, ${admin.id})` : ''}; nothing to do.\n` +
+        output: [
+          `an admin already exists${admin ? ` (agent admin, ${admin.id})` : ''}.`,
+          ...(configured ? [`ADMIN_API_TOKEN is a token of agent ${configured.agent.name}.`] : []),
           'To issue a new admin API token: npm run admin:bootstrap -- --new-token',
+        ].join('\n'),
       };
     }
     const lines = [

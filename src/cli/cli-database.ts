@@ -28,13 +28,13 @@ export async function withDataSource(
   try {
     await dataSource.initialize();
   } catch (error) {
-    return { code: EXIT_NO_DATABASE, output: `cannot connect to the database: ${describe(error)}` };
+    return { code: EXIT_NO_DATABASE, output: `cannot connect to the database: ${reasonOf(error)}` };
   }
   try {
     return await work(dataSource);
   } catch (error) {
     const what = isDatabaseUnavailable(error) ? 'lost the database connection' : 'failed';
-    return { code: EXIT_NO_DATABASE, output: `${what}: ${describe(error)}` };
+    return { code: EXIT_NO_DATABASE, output: `${what}: ${reasonOf(error)}` };
   } finally {
     await dataSource.destroy().catch(() => undefined);
   }
@@ -52,14 +52,13 @@ export function requireDatabaseUrl(env: Record<string, string | undefined>): str
   };
 }
 
-/** Writes the result (failures to run at all go to stderr) and exits with its code. */
-export function finish(result: CliResult): never {
+/** Writes the result (failures to run at all go to stderr), then exits with its code. */
+export function finish(result: CliResult): void {
   const stream = result.code >= EXIT_NO_DATABASE ? process.stderr : process.stdout;
-  stream.write(result.output + '\n');
-  process.exit(result.code);
+  stream.write(result.output + '\n', () => process.exit(result.code));
 }
 
-function describe(error: unknown): string {
+function reasonOf(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   const aggregate = (error as { errors?: unknown[] } | null)?.errors;
   if (message === '' && Array.isArray(aggregate) && aggregate[0] instanceof Error) {

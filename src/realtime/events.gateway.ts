@@ -234,6 +234,11 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
     if (event.data.disabled) this.cut(channel.agent(event.targetId), 'agent disabled');
   }
 
+  @OnEvent('sessions-revoked')
+  onSessionsRevoked(event: DomainEvent): void {
+    if (event.targetType === 'agent' && event.targetId) this.cut(channel.agent(event.targetId), 'sessions revoked');
+  }
+
   @OnEvent('token-revoked')
   onTokenRevoked(event: DomainEvent): void {
     if (event.targetId) this.cut(channel.token(event.targetId), 'api token revoked');

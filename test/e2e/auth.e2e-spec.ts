@@ -1,7 +1,7 @@
 import { createAgent, exchange } from '../factories/agents';
 import { Http } from '../support/http';
-import { craftJwt, decodeJwt } from '../support/jwt';
-import { bootTestApp, TestApp, TEST_JWT_SECRET } from '../support/test-app';
+import { decodeJwt } from '../support/jwt';
+import { bootTestApp, TestApp } from '../support/test-app';
 
 describe('auth: API tokens and JWTs', () => {
   let t: TestApp;
@@ -58,75 +58,6 @@ describe('auth: API tokens and JWTs', () => {
       expect(response.status).toBe(401);
       expect(response.body).toMatchObject({ statusCode: 401, code: 'unauthorized' });
     }
-  });
-
-  describe('JWT rejection matrix', () => {
-    let claims: Record<string, unknown>;
-    let validJwt: string;
-
-    beforeAll(async () => {
-      const { jwt } = await createAgent(http, t.adminToken);
-      validJwt = jwt;
-      claims = decodeJwt(jwt).payload;
-    });
-
-    const cases: Array<[string, () => string]> = [
-      ['alg none', () => craftJwt(claims, { alg: 'none', secret: TEST_JWT_SECRET })],
-      [
-        'an edited payload',
-        () => {
-          const [h, , s] = validJwt.split('.');
-          const edited = Buffer.from(JSON.stringify({ ...claims, role: 'admin' })).toString(
-            'base64url',
-          );
-          return `${h}.${edited}.${s}`;
-        },
-      ],
-      [
-        'a wrong secret',
-        () =>
-          craftJwt(claims, {
-            secret: 'another-secret-that-is-long-enough-000000',
-            kid: decodeJwt(validJwt).header.kid,
-          }),
-      ],
-      ['HS512', () => craftJwt(claims, { alg: 'HS512', secret: TEST_JWT_SECRET })],
-      [
-        'an expired token',
-        () => craftJwt({ ...claims, iat: 1000, exp: 2000 }, { secret: TEST_JWT_SECRET }),
-      ],
-      [
-        'no exp',
-        () => {
-          const { exp: _exp, ...rest } = claims;
-          return craftJwt(rest, { secret: TEST_JWT_SECRET });
-        },
-      ],
-      [
-        'a wrong aud',
-        () => craftJwt({ ...claims, aud: 'someone-else' }, { secret: TEST_JWT_SECRET }),
-      ],
-      ['a wrong iss', () => craftJwt({ ...claims, iss: 'evil' }, { secret: TEST_JWT_SECRET })],
-      ['no kid', () => craftJwt(claims, { secret: TEST_JWT_SECRET, kid: null })],
-      [
-        'an unknown kid',
-        () => craftJwt(claims, { secret: TEST_JWT_SECRET, kid: '../../etc/passwd' }),
-      ],
-      ['garbage', () => 'not.a.jwt'],
-    ];
-
-    it('accepts the untampered token and a correctly re-signed copy', async () => {
-      expect((await http.get('/v1/me', validJwt)).status).toBe(200);
-      expect((await http.get('/v1/me', craftJwt(claims, { secret: TEST_JWT_SECRET }))).status).toBe(
-        200,
-      );
-    });
-
-    it.each(cases)('rejects %s with 401 unauthorized', async (_name, make) => {
-      const response = await http.get('/v1/me', make());
-      expect(response.status).toBe(401);
-      expect(response.body).toMatchObject({ code: 'unauthorized' });
-    });
   });
 
   it('rejects a revoked API token and the JWTs issued from it', async () => {

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
@@ -15,9 +16,10 @@ export default async function globalSetup(): Promise<void> {
   const started = Date.now();
   let admin = process.env.DATABASE_URL;
   if (!admin) {
-    const embedded = new EmbeddedPostgres({
-      dataDir: join(tmpdir(), `agenthub-test-pg-${process.getuid?.() ?? 0}`),
-    });
+    // A cluster per run (initdb takes about a second), so concurrent runs never share one.
+    const dataDir = mkdtempSync(join(tmpdir(), 'agenthub-test-pg-'));
+    process.env.AGENTHUB_TEST_PG_DIR = dataDir;
+    const embedded = new EmbeddedPostgres({ dataDir });
     await embedded.start();
     (globalThis as { __AGENTHUB_PG__?: EmbeddedPostgres }).__AGENTHUB_PG__ = embedded;
     admin = embedded.url('postgres');
