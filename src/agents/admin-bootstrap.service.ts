@@ -80,7 +80,13 @@ export class AdminBootstrapService {
     if (await this.tokens.findByHash(hashApiToken(configured))) return;
     const admin = await this.agents.findByName('admin');
     if (!admin || admin.role !== 'admin') return;
-    await this.service.issueToken(admin.id, 'ADMIN_API_TOKEN', null, configured);
+    const { row } = await this.service.issueToken(admin.id, 'ADMIN_API_TOKEN', null, configured);
+    await this.events.emitAsync('token-created', {
+      actor: systemActor,
+      targetType: 'api_token',
+      targetId: row.id,
+      data: { agentId: admin.id, name: row.name, prefix: row.prefix, bootstrap: true },
+    });
     this.logger.log('ADMIN_API_TOKEN registered for agent admin');
   }
 }

@@ -8,6 +8,8 @@ export interface AppConfig {
   databaseUrl: string | undefined;
   dataDir: string;
   redisUrl: string | undefined;
+  /** Namespace of every Redis key and channel, so several hubs can share one Redis. */
+  redisKeyPrefix: string;
   jwt: {
     /** Undefined only before the development secret is resolved (see resolveJwtSecrets). */
     secret: string | undefined;
@@ -161,6 +163,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     databaseUrl: read.url('DATABASE_URL', ['postgres:', 'postgresql:']),
     dataDir: read.string('AGENTHUB_DATA_DIR') ?? './.agenthub',
     redisUrl: read.url('REDIS_URL', ['redis:', 'rediss:']),
+    redisKeyPrefix: read.string('REDIS_KEY_PREFIX') ?? 'agenthub:',
     jwt: { secret, oldSecret, ttlSeconds: read.int('JWT_TTL', 900, 30, 86_400) },
     adminApiToken,
     allowedOrigins,

@@ -33,7 +33,7 @@ export function dataSourceOptions(
     migrationsTableName: 'typeorm_migrations',
     migrationsTransactionMode: 'each',
     synchronize: false,
-    logging: ['error', 'migration'],
+    logging: ['migration'],
     poolSize: extra.poolSize ?? 20,
     extra: {
       connectionTimeoutMillis: 3000,

@@ -13,6 +13,8 @@ import { dataSourceOptions } from './data-source-options';
         if (!config.databaseUrl) throw new Error('database URL was not resolved before start-up');
         return {
           ...dataSourceOptions(config.databaseUrl),
+          // Query errors reach the exception filters (and pino, redacted); TypeORM would print parameters.
+          logging: config.logLevel === 'silent' ? false : ['migration'],
           migrationsRun: true,
           retryAttempts: 3,
           retryDelay: 1000,

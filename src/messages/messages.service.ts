@@ -57,7 +57,7 @@ export class MessagesService {
     this.checkSizes(input);
     if (input.clientMsgId) {
       const original = await this.messages.findByClientMsgId(principal.agentId, input.clientMsgId);
-      if (original) return { message: toMessageDto(original), duplicate: true };
+      if (original) return this.duplicateOf(original, roomId, input);
     }
     if (!UUID_PATTERN.test(roomId)) throw notFound('room');
     let stored: MessageEntity | Awaited<ReturnType<MessagesRepository['appendMessage']>>;
@@ -73,7 +73,7 @@ export class MessagesService {
         bypassMembership: principal.role === 'admin',
       });
     } catch (error) {
-      return this.recoverFromInsertError(error, principal, input);
+      return this.recoverFromInsertError(error, principal, roomId, input);
     }
     if (typeof stored === 'string') throw await this.refusal(stored, principal, roomId);
     const message = toMessageDto(stored);
@@ -110,6 +110,17 @@ export class MessagesService {
     return { items: page.items.map(toMessageDto), hasMore: page.hasMore };
   }
 
+  /** A resend returns the original; the same key for a different message is a client bug. */
+  private duplicateOf(original: MessageEntity, roomId: string, input: SendMessageDto): SendResult {
+    if (original.roomId !== roomId || original.body !== input.body) {
+      throw new AppError('conflict', 'clientMsgId was already used for a different message', {
+        messageId: original.id,
+        roomId: original.roomId,
+      });
+    }
+    return { message: toMessageDto(original), duplicate: true };
+  }
+
   private checkSizes(input: SendMessageDto): void {
     const bodyBytes = Buffer.byteLength(input.body, 'utf8');
     if (bodyBytes > this.config.maxMessageBytes) {
@@ -129,6 +140,7 @@ export class MessagesService {
   private async recoverFromInsertError(
     error: unknown,
     principal: Principal,
+    roomId: string,
     input: SendMessageDto,
   ): Promise<SendResult> {
     const code = pgErrorCode(error);
@@ -140,7 +152,7 @@ export class MessagesService {
     ) {
       // A concurrent resend won the race; its transaction holds the message, ours rolled back.
       const original = await this.messages.findByClientMsgId(principal.agentId, input.clientMsgId);
-      if (original) return { message: toMessageDto(original), duplicate: true };
+      if (original) return this.duplicateOf(original, roomId, input);
     }
     if (code === PG_FOREIGN_KEY_VIOLATION && constraint === 'messages_reply_same_room') {
       throw new AppError(

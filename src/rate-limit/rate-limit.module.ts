@@ -1,5 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import type Redis from 'ioredis';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { REDIS_CLIENT } from '../redis/redis.module';
 import { MemoryRateLimitStore, RATE_LIMIT_STORE } from './rate-limit.store';
 import { RateLimitService } from './rate-limit.service';
@@ -10,10 +11,10 @@ import { FallbackRateLimitStore, RedisRateLimitStore } from './redis-rate-limit.
   providers: [
     {
       provide: RATE_LIMIT_STORE,
-      inject: [REDIS_CLIENT],
-      useFactory: (redis: Redis | null) =>
+      inject: [REDIS_CLIENT, APP_CONFIG],
+      useFactory: (redis: Redis | null, config: AppConfig) =>
         redis
-          ? new FallbackRateLimitStore(new RedisRateLimitStore(redis), new MemoryRateLimitStore())
+          ? new FallbackRateLimitStore(new RedisRateLimitStore(redis, `${config.redisKeyPrefix}rl:`), new MemoryRateLimitStore())
           : new MemoryRateLimitStore(),
     },
     RateLimitService,

@@ -1,4 +1,4 @@
-import { Inject, UseFilters } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, UseFilters } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
 import {
   ConnectedSocket,
@@ -17,6 +17,7 @@ import type { AgentUpdatedEvent } from '../agents/agents.service';
 import { AuthService } from '../auth/auth.service';
 import type { Actor, Principal } from '../common/actor';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { ReadinessState } from '../health/readiness.service';
 import { RateLimitService } from '../rate-limit/rate-limit.service';
 import type { DomainEvent } from '../common/domain-events';
 import { AppError, forbidden } from '../common/errors';
@@ -51,7 +52,9 @@ import { WsExceptionFilter } from './ws-exception.filter';
  */
 @WebSocketGateway()
 @UseFilters(WsExceptionFilter)
-export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect {
+export class EventsGateway
+  implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect, BeforeApplicationShutdown
+{
   @WebSocketServer() private readonly server: AgentServer;
 
   constructor(
@@ -65,6 +68,7 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
     private readonly limits: RateLimitService,
     private readonly socketLimits: SocketLimits,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly readiness: ReadinessState,
     @InjectMetric(METRIC.wsConnections) private readonly connections: Gauge,
   ) {}
 
@@ -91,6 +95,7 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
 
   /** Handshake: the per-IP handshake rate, a valid JWT, and the cap on sockets per agent. */
   private async admit(server: AgentServer, token: unknown, actor: Actor): Promise<Principal> {
+    if (this.readiness.isDraining) throw new AppError('unavailable', 'server is shutting down; reconnect shortly');
     await this.limits.checkHandshake(actor.ip ?? 'unknown', actor);
     if (typeof token !== 'string' || token.length === 0 || token.length > 4096) {
       throw new AppError('unauthorized', 'auth.token must carry an access JWT');
@@ -117,6 +122,7 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
     await socket.join([
       channel.agent(principal.agentId),
       ...(principal.tokenId ? [channel.token(principal.tokenId)] : []),
+      ...(principal.jti ? [channel.jwt(principal.jti)] : []),
     ]);
     this.armExpiry(socket);
     void this.agents.touchLastSeen(principal.agentId).catch(() => undefined);
@@ -213,6 +219,9 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
     const principal = await this.auth.authenticateJwt(payload.token, this.actor(socket));
     if (principal.agentId !== socket.data.principal.agentId)
       throw forbidden('the new token belongs to another agent');
+    const previous = socket.data.principal.jti;
+    if (previous) await socket.leave(channel.jwt(previous));
+    if (principal.jti) await socket.join(channel.jwt(principal.jti));
     socket.data.principal = principal;
     this.socketLimits.refresh(socket);
     this.armExpiry(socket);
@@ -236,7 +245,21 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
 
   @OnEvent('sessions-revoked')
   onSessionsRevoked(event: DomainEvent): void {
-    if (event.targetType === 'agent' && event.targetId) this.cut(channel.agent(event.targetId), 'sessions revoked');
+    if (!event.targetId) return;
+    if (event.targetType === 'agent') this.cut(channel.agent(event.targetId), 'sessions revoked');
+    if (event.targetType === 'jwt') this.cut(channel.jwt(event.targetId), 'access token revoked (logout)');
+  }
+
+  /**
+   * Graceful shutdown: tell this node's sockets when to reconnect (jittered, to spread the load
+   * over the other nodes or the restarted one). The transports then close with the server, which
+   * socket.io clients treat as a drop and reconnect from on their own. Every acknowledged message
+   * was committed before its ack, so nothing acknowledged is lost.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    const reconnectInMs = 500 + Math.floor(Math.random() * 1500);
+    this.server.local.emit('server:shutdown', { reconnectInMs });
+    await new Promise((flushed) => setTimeout(flushed, 50));
   }
 
   @OnEvent('token-revoked')

@@ -30,4 +30,5 @@ export const channel = {
   room: (roomId: string): string => `room:${roomId}`,
   agent: (agentId: string): string => `agent:${agentId}`,
   token: (tokenId: string): string => `token:${tokenId}`,
+  jwt: (jti: string): string => `jwt:${jti}`,
 };

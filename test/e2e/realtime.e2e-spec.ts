@@ -187,5 +187,29 @@ describe('socket.io sessions, presence and typing', () => {
       expect(await disconnected).toBe('io server disconnect');
       expect(bystander.connected).toBe(true);
     });
+
+    it('cuts the sockets of a JWT revoked by logout, not those of the same agent on another JWT', async () => {
+      const loggingOut = await exchange(http, alice.apiToken);
+      const other = await exchange(http, alice.apiToken);
+      const cut = await connectSocket(t.url, loggingOut);
+      const kept = await connectSocket(t.url, other);
+      const disconnected = nextEvent(cut, 'disconnect');
+      expect((await http.post('/v1/auth/logout', {}, loggingOut)).status).toBe(204);
+      expect(await disconnected).toBe('io server disconnect');
+      expect(kept.connected).toBe(true);
+    });
+  });
+
+  it('tells sockets to reconnect and closes them when the server shuts down', async () => {
+    const node = await bootTestApp();
+    const nodeHttp = new Http(node.url);
+    const agent = await createAgent(nodeHttp, node.adminToken);
+    const socket = await connectSocket(node.url, agent.jwt);
+    const notice = nextEvent(socket, 'server:shutdown');
+    const disconnected = nextEvent(socket, 'disconnect');
+    await node.close();
+    expect((await notice).reconnectInMs).toBeGreaterThanOrEqual(500);
+    // A transport close, not a server kick: socket.io clients reconnect from it on their own.
+    expect(await disconnected).toBe('transport close');
   });
 });

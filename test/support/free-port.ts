@@ -1,0 +1,13 @@
+import { createServer } from 'node:net';
+
+/** A loopback TCP port that was free a moment ago (for servers that must keep one port). */
+export function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => done(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
