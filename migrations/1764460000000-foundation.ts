@@ -14,6 +14,7 @@ export class Foundation1764460000000 implements MigrationInterface {
         disabled boolean NOT NULL DEFAULT false,
         metadata jsonb NOT NULL DEFAULT '{}'::jsonb,
         rate_limits jsonb,
+        sessions_revoked_at timestamptz,
         created_at timestamptz NOT NULL DEFAULT now(),
         last_seen_at timestamptz,
         CONSTRAINT agents_name_format CHECK (name ~ '^[a-z0-9][a-z0-9_.-]{1,62}$'),
