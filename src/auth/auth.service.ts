@@ -95,7 +95,12 @@ export class AuthService {
     if (!UUID_PATTERN.test(agentId) || !(await this.sessions.revokeAllSessions(agentId))) {
       throw new AppError('not_found', 'agent not found');
     }
-    await this.emit('sessions-revoked', { actor, targetType: 'agent', targetId: agentId, data: { scope: 'all' } });
+    await this.emit('sessions-revoked', {
+      actor,
+      targetType: 'agent',
+      targetId: agentId,
+      data: { scope: 'all' },
+    });
   }
 
   /** Revokes the JWT a principal authenticated with (logout). */

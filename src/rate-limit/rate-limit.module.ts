@@ -14,7 +14,10 @@ import { FallbackRateLimitStore, RedisRateLimitStore } from './redis-rate-limit.
       inject: [REDIS_CLIENT, APP_CONFIG],
       useFactory: (redis: Redis | null, config: AppConfig) =>
         redis
-          ? new FallbackRateLimitStore(new RedisRateLimitStore(redis, `${config.redisKeyPrefix}rl:`), new MemoryRateLimitStore())
+          ? new FallbackRateLimitStore(
+              new RedisRateLimitStore(redis, `${config.redisKeyPrefix}rl:`),
+              new MemoryRateLimitStore(),
+            )
           : new MemoryRateLimitStore(),
     },
     RateLimitService,

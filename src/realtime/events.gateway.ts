@@ -95,7 +95,8 @@ export class EventsGateway
 
   /** Handshake: the per-IP handshake rate, a valid JWT, and the cap on sockets per agent. */
   private async admit(server: AgentServer, token: unknown, actor: Actor): Promise<Principal> {
-    if (this.readiness.isDraining) throw new AppError('unavailable', 'server is shutting down; reconnect shortly');
+    if (this.readiness.isDraining)
+      throw new AppError('unavailable', 'server is shutting down; reconnect shortly');
     await this.limits.checkHandshake(actor.ip ?? 'unknown', actor);
     if (typeof token !== 'string' || token.length === 0 || token.length > 4096) {
       throw new AppError('unauthorized', 'auth.token must carry an access JWT');
@@ -247,7 +248,8 @@ export class EventsGateway
   onSessionsRevoked(event: DomainEvent): void {
     if (!event.targetId) return;
     if (event.targetType === 'agent') this.cut(channel.agent(event.targetId), 'sessions revoked');
-    if (event.targetType === 'jwt') this.cut(channel.jwt(event.targetId), 'access token revoked (logout)');
+    if (event.targetType === 'jwt')
+      this.cut(channel.jwt(event.targetId), 'access token revoked (logout)');
   }
 
   /**

@@ -91,8 +91,14 @@ describe('messaging over socket.io and REST', () => {
   it('answers conflict when a clientMsgId is reused for a different message', async () => {
     const a = await connectSocket(t.url, alice.jwt);
     await request(a, 'room:join', { roomId });
-    expect((await request(a, 'message:send', { roomId, body: 'first', clientMsgId: 'reused' })).ok).toBe(true);
-    const different = await request(a, 'message:send', { roomId, body: 'second', clientMsgId: 'reused' });
+    expect(
+      (await request(a, 'message:send', { roomId, body: 'first', clientMsgId: 'reused' })).ok,
+    ).toBe(true);
+    const different = await request(a, 'message:send', {
+      roomId,
+      body: 'second',
+      clientMsgId: 'reused',
+    });
     expect(different).toMatchObject({ ok: false, error: { code: 'conflict' } });
   });
 
