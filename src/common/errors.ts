@@ -101,7 +101,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     return true;
   }
   const message = error instanceof Error ? error.message : '';
-  return /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|Connection refused|the database system is (starting|shutting) up/i.test(
+  return /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|Query read timeout|Connection refused|the database system is (starting|shutting) up/i.test(
     message,
   );
 }

@@ -1,11 +1,14 @@
-import { Controller, Get, HttpCode, Res } from '@nestjs/common';
+import { Controller, Get, HttpCode, Inject, Res } from '@nestjs/common';
+import type Redis from 'ioredis';
 import { ApiTags } from '@nestjs/swagger';
 import { HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import type { FastifyReply } from 'fastify';
 import { Public, SkipRateLimit } from '../auth/decorators';
+import { REDIS_CLIENT } from '../redis/redis.module';
 import { ReadinessState } from './readiness.service';
 
 const DB_PING_TIMEOUT_MS = 2000;
+const REDIS_PING_TIMEOUT_MS = 500;
 
 @ApiTags('operations')
 @Public()
@@ -16,6 +19,7 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly db: TypeOrmHealthIndicator,
     private readonly readiness: ReadinessState,
+    @Inject(REDIS_CLIENT) private readonly redis: Redis | null,
   ) {}
 
   /** Liveness: the process is up and serving HTTP. Never checks dependencies. */
@@ -39,9 +43,28 @@ export class HealthController {
     } catch {
       checks.database = 'down';
     }
+    if (this.redis) checks.redis = (await this.redisAnswers()) ? 'up' : 'down';
     if (this.readiness.isDraining) checks.shutdown = 'draining';
     const ready = checks.database === 'up' && !this.readiness.isDraining;
     void reply.status(ready ? 200 : 503);
-    return { status: ready ? 'ok' : 'unavailable', checks };
+    // Without Redis a node still serves its own sockets: ready, but degraded (no cross-node fan-out).
+    return { status: !ready ? 'unavailable' : checks.redis === 'down' ? 'degraded' : 'ok', checks };
+  }
+
+  private async redisAnswers(): Promise<boolean> {
+    if (!this.redis) return false;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((done) => {
+      timer = setTimeout(() => done(false), REDIS_PING_TIMEOUT_MS);
+    });
+    const ping = this.redis.ping().then(
+      (answer) => answer === 'PONG',
+      () => false,
+    );
+    try {
+      return await Promise.race([ping, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }

@@ -40,6 +40,8 @@ import type { MemberRemovedEvent } from '../rooms/rooms.service';
 import { RoomsService } from '../rooms/rooms.service';
 import { AuthRefreshDto, JoinRoomDto, RoomRefDto, SocketSendMessageDto } from './dto/socket.dto';
 import { PresenceService } from './presence.service';
+import { PRESENCE_EXPIRED } from './presence.store';
+import type { PresenceExpiry } from './redis-presence.store';
 import { SocketLimits } from './socket-limits';
 import { SocketSessions } from './socket-sessions';
 import { AgentServer, AgentSocket, channel } from './socket-types';
@@ -56,6 +58,7 @@ export class EventsGateway
   implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect, BeforeApplicationShutdown
 {
   @WebSocketServer() private readonly server: AgentServer;
+  private inFlightSends = 0;
 
   constructor(
     private readonly auth: AuthService,
@@ -73,6 +76,9 @@ export class EventsGateway
   ) {}
 
   afterInit(server: AgentServer): void {
+    server.on('member-removed', (roomId: string, agentId: string) => {
+      void this.unsubscribeLocal(roomId, agentId);
+    });
     server.use((socket: AgentSocket, next) => {
       const token: unknown = (socket.handshake.auth as Record<string, unknown> | undefined)?.token;
       const ip = socket.handshake.address;
@@ -103,7 +109,11 @@ export class EventsGateway
     }
     const principal = await this.auth.authenticateJwt(token, actor);
     const cap = this.config.rateLimits.wsSocketsPerAgent;
-    const open = await server.in(channel.agent(principal.agentId)).fetchSockets();
+    // Cluster-wide count; if other nodes cannot be asked (Redis away), this node's own count.
+    const open = await server
+      .in(channel.agent(principal.agentId))
+      .fetchSockets()
+      .catch(() => server.local.in(channel.agent(principal.agentId)).fetchSockets());
     if (open.length >= cap) {
       this.limits.recordRefusal(
         'ws',
@@ -183,15 +193,22 @@ export class EventsGateway
     @MessageBody() payload: SocketSendMessageDto,
   ): Promise<AckResponse<MessageSendResult>> {
     const started = process.hrtime.bigint();
+    if (this.readiness.isDraining)
+      throw new AppError('unavailable', 'server is shutting down; resend after reconnecting');
     const { roomId, ...input } = payload;
-    const { message, duplicate } = await this.messages.send(
-      socket.data.principal,
-      roomId,
-      input,
-      socket.id,
-    );
-    if (!duplicate) this.messageMetrics.sent(started);
-    return { ok: true, message };
+    this.inFlightSends += 1;
+    try {
+      const { message, duplicate } = await this.messages.send(
+        socket.data.principal,
+        roomId,
+        input,
+        socket.id,
+      );
+      if (!duplicate) this.messageMetrics.sent(started);
+      return { ok: true, message };
+    } finally {
+      this.inFlightSends -= 1;
+    }
   }
 
   @SubscribeMessage('presence:list')
@@ -259,8 +276,13 @@ export class EventsGateway
    * was committed before its ack, so nothing acknowledged is lost.
    */
   async beforeApplicationShutdown(): Promise<void> {
+    this.readiness.startDraining();
     const reconnectInMs = 500 + Math.floor(Math.random() * 1500);
     this.server.local.emit('server:shutdown', { reconnectInMs });
+    // Sends already inside the handler finish and are acknowledged; new ones are refused above.
+    const deadline = Date.now() + DRAIN_SENDS_MS;
+    while (this.inFlightSends > 0 && Date.now() < deadline)
+      await new Promise((tick) => setTimeout(tick, 10));
     await new Promise((flushed) => setTimeout(flushed, 50));
   }
 
@@ -272,14 +294,27 @@ export class EventsGateway
   /** Removed members stop receiving the room at once. */
   @OnEvent('member-removed')
   async onMemberRemoved(event: MemberRemovedEvent): Promise<void> {
-    const roomId = event.targetId;
-    const sockets = await this.server.in(channel.agent(event.data.agentId)).fetchSockets();
-    for (const remote of sockets) {
-      const local = this.server.sockets.sockets.get(remote.id);
+    if (this.config.redisUrl)
+      this.server.serverSideEmit('member-removed', event.targetId, event.data.agentId);
+    await this.unsubscribeLocal(event.targetId, event.data.agentId);
+  }
+
+  /** Other nodes' subscriptions are dropped by their own gateway (serverSideEmit). */
+  private async unsubscribeLocal(roomId: string, agentId: string): Promise<void> {
+    for (const socket of await this.server.local.in(channel.agent(agentId)).fetchSockets()) {
+      const local = this.server.sockets.sockets.get(socket.id);
       if (!local || !local.data.rooms.includes(roomId)) continue;
       await local.leave(channel.room(roomId));
       await this.leavePresence(local, roomId);
     }
+  }
+
+  /** A dead node's agents, seen offline by the presence sweep of a live node. */
+  @OnEvent(PRESENCE_EXPIRED)
+  onPresenceExpired(expiry: PresenceExpiry): void {
+    this.server
+      .to(channel.room(expiry.roomId))
+      .emit('presence:update', { ...expiry, status: 'offline' });
   }
 
   /** Sends the reason, then closes every socket in the channel (on every node with the Redis adapter). */
@@ -314,6 +349,9 @@ export class EventsGateway
     return { agentId: socket.data.principal.agentId, ip: socket.data.ip, requestId: socket.id };
   }
 }
+
+/** How long shutdown waits for sends already being stored (the query timeout is 5 s). */
+const DRAIN_SENDS_MS = 6000;
 
 function handshakeError(
   code: string,

@@ -11,9 +11,12 @@ export interface PresenceStore {
   online(roomId: string): Promise<string[]>;
   /** Number of (room, agent) entries held by this node, for memory-hygiene checks. */
   size(): number;
+  close(): Promise<void>;
 }
 
 export const PRESENCE_STORE = Symbol('PRESENCE_STORE');
+/** Emitted (EventEmitter2) when a dead node's agent is found offline: the gateway tells the room. */
+export const PRESENCE_EXPIRED = 'presence.expired';
 
 export class MemoryPresenceStore implements PresenceStore {
   private readonly rooms = new Map<string, Map<string, Set<string>>>();
@@ -46,6 +49,16 @@ export class MemoryPresenceStore implements PresenceStore {
 
   online(roomId: string): Promise<string[]> {
     return Promise.resolve([...(this.rooms.get(roomId)?.keys() ?? [])]);
+  }
+
+  close(): Promise<void> {
+    this.rooms.clear();
+    return Promise.resolve();
+  }
+
+  /** Every room with the agents present in it, for re-publishing to a shared store. */
+  entries(): Array<[string, string[]]> {
+    return [...this.rooms].map(([roomId, agents]) => [roomId, [...agents.keys()]]);
   }
 
   size(): number {

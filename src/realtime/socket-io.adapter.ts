@@ -4,6 +4,7 @@ import type { Server, ServerOptions } from 'socket.io';
 import { OriginPolicy } from '../common/origin-policy';
 import type { AppConfig } from '../config/app-config';
 import { MAX_DATA_BYTES } from '../messages/dto/message.dto';
+import { attachRedisAdapter } from './redis-adapter';
 
 /** Envelope, ids and JSON escaping around the largest valid body + data. */
 const FRAME_OVERHEAD_BYTES = 4096;
@@ -21,6 +22,7 @@ export function maxFrameBytes(config: AppConfig): number {
  */
 export class AgentHubIoAdapter extends IoAdapter {
   private readonly origins: OriginPolicy;
+  private closeRedis: (() => Promise<void>) | undefined;
 
   constructor(
     app: INestApplicationContext,
@@ -31,7 +33,7 @@ export class AgentHubIoAdapter extends IoAdapter {
   }
 
   override createIOServer(port: number, options?: ServerOptions): Server {
-    return super.createIOServer(port, {
+    const server = super.createIOServer(port, {
       ...options,
       maxHttpBufferSize: maxFrameBytes(this.config),
       perMessageDeflate: false,
@@ -52,5 +54,17 @@ export class AgentHubIoAdapter extends IoAdapter {
         callback(allowed ? null : 'origin not allowed', allowed);
       },
     } as ServerOptions);
+    if (this.config.redisUrl)
+      this.closeRedis = attachRedisAdapter(
+        server,
+        this.config.redisUrl,
+        this.config.redisKeyPrefix,
+      );
+    return server;
+  }
+
+  override async close(server: Server): Promise<void> {
+    await super.close(server);
+    await this.closeRedis?.();
   }
 }

@@ -10,8 +10,10 @@ export interface SocketData {
   rooms: string[];
 }
 
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export type InterServerEvents = {};
+/** Node-to-node events (serverSideEmit through the Redis adapter). */
+export interface InterServerEvents {
+  'member-removed': (roomId: string, agentId: string) => void;
+}
 export type AgentSocket = Socket<
   ClientToServerEvents,
   ServerToClientEvents,
