@@ -2,9 +2,11 @@ import helmet from '@fastify/helmet';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
+import { codeForStatus } from './common/errors';
 import { OriginPolicy } from './common/origin-policy';
 import { createValidationPipe } from './common/validation';
 import { uuidv7 } from './common/uuid';
@@ -12,6 +14,21 @@ import type { AppConfig } from './config/app-config';
 import { AgentHubIoAdapter } from './realtime/socket-io.adapter';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+const CSP = "default-src 'self';frame-ancestors 'none';object-src 'none';base-uri 'none'";
+
+/** The runbook's header set, for the few answers that bypass helmet's hook. */
+function securityHeaders(config: AppConfig): Record<string, string> {
+  return {
+    'Content-Security-Policy': CSP,
+    'X-Frame-Options': 'DENY',
+    'Referrer-Policy': 'strict-origin',
+    'X-Content-Type-Options': 'nosniff',
+    ...(config.enableHsts
+      ? { 'Strict-Transport-Security': 'max-age=31536000; includeSubDomains' }
+      : {}),
+  };
+}
 
 /** A client-supplied X-Request-Id is kept when it is short and plain; otherwise we make one. */
 function requestId(raw: IncomingMessage): string {
@@ -36,6 +53,15 @@ export async function createApp(
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
+    maxParamLength: 500,
+    // Malformed URLs are refused by Fastify's router before any hook (helmet included) runs.
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      const status = error.statusCode ?? 400;
+      void reply
+        .code(status)
+        .headers({ ...securityHeaders(config), 'X-Request-Id': String(request.id) })
+        .send({ statusCode: status, code: codeForStatus(status), message: 'malformed request' });
+    },
   });
   const quiet = options.logger === false;
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {

@@ -65,6 +65,8 @@ export const PG_UNIQUE_VIOLATION = '23505';
 export const PG_FOREIGN_KEY_VIOLATION = '23503';
 export const PG_CHECK_VIOLATION = '23514';
 export const PG_INVALID_TEXT = '22P02';
+/** Malformed literal, out-of-range number, NUL in text, bad Unicode escape in jsonb. */
+const PG_BAD_INPUT = new Set([PG_CHECK_VIOLATION, PG_INVALID_TEXT, '22003', '22021', '22P05']);
 
 export function pgErrorCode(error: unknown): string | undefined {
   const code =
@@ -112,7 +114,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
  */
 export function classifyDatabaseError(error: unknown): ErrorBody | undefined {
   const code = pgErrorCode(error);
-  if (code === PG_CHECK_VIOLATION || code === PG_INVALID_TEXT) {
+  if (code && PG_BAD_INPUT.has(code)) {
     return { code: 'validation_failed', message: 'input violates a constraint' };
   }
   if (isDatabaseUnavailable(error))

@@ -38,13 +38,15 @@ export class HttpExceptionFilter implements ExceptionFilter {
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       const response = exception.getResponse();
-      const message =
+      const raw =
         typeof response === 'object' &&
         response &&
         'message' in response &&
         typeof response.message === 'string'
           ? response.message
           : exception.message;
+      // The router's "Cannot GET /path" would echo the path back: say less.
+      const message = status === 404 && raw.startsWith('Cannot ') ? 'route not found' : raw;
       return { statusCode: status, code: codeForStatus(status), message };
     }
     const fastifyStatus = (exception as { statusCode?: unknown } | null)?.statusCode;

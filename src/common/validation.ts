@@ -37,7 +37,7 @@ export class SafeValidationPipe extends ValidationPipe {
     }
     const unsafe = findUnsafeKey(value);
     if (unsafe) {
-      throw new AppError('validation_failed', `key "${unsafe}" is not allowed`, [
+      throw new AppError('validation_failed', `"${unsafe}" holds a forbidden key or character`, [
         { field: unsafe, problems: ['forbidden key'] },
       ]);
     }

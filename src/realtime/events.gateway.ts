@@ -16,6 +16,7 @@ import { AgentsRepository } from '../agents/agents.repository';
 import type { AgentUpdatedEvent } from '../agents/agents.service';
 import { AuthService } from '../auth/auth.service';
 import type { Actor, Principal } from '../common/actor';
+import { clientIpResolver } from '../common/client-ip';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { ReadinessState } from '../health/readiness.service';
 import { RateLimitService } from '../rate-limit/rate-limit.service';
@@ -59,6 +60,7 @@ export class EventsGateway
 {
   @WebSocketServer() private readonly server: AgentServer;
   private inFlightSends = 0;
+  private clientIp: ReturnType<typeof clientIpResolver>;
 
   constructor(
     private readonly auth: AuthService,
@@ -76,12 +78,13 @@ export class EventsGateway
   ) {}
 
   afterInit(server: AgentServer): void {
+    this.clientIp = clientIpResolver(this.config.trustedProxies);
     server.on('member-removed', (roomId: string, agentId: string) => {
       void this.unsubscribeLocal(roomId, agentId);
     });
     server.use((socket: AgentSocket, next) => {
       const token: unknown = (socket.handshake.auth as Record<string, unknown> | undefined)?.token;
-      const ip = socket.handshake.address;
+      const ip = this.clientIp(socket.request);
       this.admit(server, token, { agentId: null, ip, requestId: socket.id })
         .then((principal) => {
           socket.data = { principal, ip, rooms: [] };

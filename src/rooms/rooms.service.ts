@@ -170,7 +170,9 @@ export class RoomsService {
     }
     if (context.room.kind === 'direct')
       throw new AppError('conflict', 'direct rooms always hold exactly their two agents');
-    if (!(await this.rooms.removeMember(roomId, agentId))) throw notFound('member');
+    if (!UUID_PATTERN.test(agentId) || !(await this.rooms.removeMember(roomId, agentId))) {
+      throw notFound('member');
+    }
     const event: MemberRemovedEvent = {
       actor,
       targetType: 'room',

@@ -52,6 +52,7 @@ export class HistoryQueryDto {
   @ToInt()
   @IsInt()
   @Min(0)
+  @Max(Number.MAX_SAFE_INTEGER)
   after?: number;
 
   @ApiPropertyOptional({
@@ -61,6 +62,7 @@ export class HistoryQueryDto {
   @ToInt()
   @IsInt()
   @Min(1)
+  @Max(Number.MAX_SAFE_INTEGER)
   before?: number;
 
   @ApiPropertyOptional({ minimum: 1, maximum: MAX_HISTORY_PAGE, default: 50 })

@@ -1,4 +1,4 @@
-import { IsInt, IsOptional, IsString, IsUUID, MaxLength, Min } from 'class-validator';
+import { IsInt, IsOptional, IsString, IsUUID, MaxLength, Max, Min } from 'class-validator';
 import { SendMessageDto } from '../../messages/dto/message.dto';
 
 /** Payloads of the client events (src/contracts/socket-events.ts), validated like REST bodies. */
@@ -16,6 +16,7 @@ export class JoinRoomDto extends RoomRefDto {
   @IsOptional()
   @IsInt()
   @Min(0)
+  @Max(Number.MAX_SAFE_INTEGER)
   sinceSeq?: number;
 }
 
