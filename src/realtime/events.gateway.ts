@@ -13,14 +13,10 @@ import {
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import type { Gauge } from 'prom-client';
 import { AgentsRepository } from '../agents/agents.repository';
-import type { AgentUpdatedEvent } from '../agents/agents.service';
 import { AuthService } from '../auth/auth.service';
-import type { Actor, Principal } from '../common/actor';
-import { clientIpResolver } from '../common/client-ip';
+import type { Actor } from '../common/actor';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { ReadinessState } from '../health/readiness.service';
-import { RateLimitService } from '../rate-limit/rate-limit.service';
-import type { DomainEvent } from '../common/domain-events';
 import { AppError, forbidden } from '../common/errors';
 import type {
   AckResponse,
@@ -43,6 +39,8 @@ import { AuthRefreshDto, JoinRoomDto, RoomRefDto, SocketSendMessageDto } from '.
 import { PresenceService } from './presence.service';
 import { PRESENCE_EXPIRED } from './presence.store';
 import type { PresenceExpiry } from './redis-presence.store';
+import { SocketAdmission } from './socket-admission';
+import { SocketCutoffs } from './socket-cutoffs';
 import { SocketLimits } from './socket-limits';
 import { SocketSessions } from './socket-sessions';
 import { AgentServer, AgentSocket, channel } from './socket-types';
@@ -60,7 +58,6 @@ export class EventsGateway
 {
   @WebSocketServer() private readonly server: AgentServer;
   private inFlightSends = 0;
-  private clientIp: ReturnType<typeof clientIpResolver>;
 
   constructor(
     private readonly auth: AuthService,
@@ -70,63 +67,20 @@ export class EventsGateway
     private readonly sessions: SocketSessions,
     private readonly agents: AgentsRepository,
     private readonly messageMetrics: MessageMetrics,
-    private readonly limits: RateLimitService,
     private readonly socketLimits: SocketLimits,
+    private readonly admission: SocketAdmission,
+    private readonly cutoffs: SocketCutoffs,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly readiness: ReadinessState,
     @InjectMetric(METRIC.wsConnections) private readonly connections: Gauge,
   ) {}
 
   afterInit(server: AgentServer): void {
-    this.clientIp = clientIpResolver(this.config.trustedProxies);
+    this.cutoffs.attach(server);
     server.on('member-removed', (roomId: string, agentId: string) => {
       void this.unsubscribeLocal(roomId, agentId);
     });
-    server.use((socket: AgentSocket, next) => {
-      const token: unknown = (socket.handshake.auth as Record<string, unknown> | undefined)?.token;
-      const ip = this.clientIp(socket.request);
-      this.admit(server, token, { agentId: null, ip, requestId: socket.id })
-        .then((principal) => {
-          socket.data = { principal, ip, rooms: [] };
-          next();
-        })
-        .catch((error: unknown) => {
-          const known = error instanceof AppError;
-          next(
-            handshakeError(
-              known ? error.code : 'unavailable',
-              known ? error.message : 'authentication unavailable',
-            ),
-          );
-        });
-    });
-  }
-
-  /** Handshake: the per-IP handshake rate, a valid JWT, and the cap on sockets per agent. */
-  private async admit(server: AgentServer, token: unknown, actor: Actor): Promise<Principal> {
-    if (this.readiness.isDraining)
-      throw new AppError('unavailable', 'server is shutting down; reconnect shortly');
-    await this.limits.checkHandshake(actor.ip ?? 'unknown', actor);
-    if (typeof token !== 'string' || token.length === 0 || token.length > 4096) {
-      throw new AppError('unauthorized', 'auth.token must carry an access JWT');
-    }
-    const principal = await this.auth.authenticateJwt(token, actor);
-    const cap = this.config.rateLimits.wsSocketsPerAgent;
-    // Cluster-wide count; if other nodes cannot be asked (Redis away), this node's own count.
-    const open = await server
-      .in(channel.agent(principal.agentId))
-      .fetchSockets()
-      .catch(() => server.local.in(channel.agent(principal.agentId)).fetchSockets());
-    if (open.length >= cap) {
-      this.limits.recordRefusal(
-        'ws',
-        `ws:sockets:${principal.agentId}`,
-        { ...actor, agentId: principal.agentId },
-        { limit: cap },
-      );
-      throw new AppError('rate_limited', `at most ${cap} sockets per agent`);
-    }
-    return principal;
+    this.admission.install(server);
   }
 
   async handleConnection(socket: AgentSocket): Promise<void> {
@@ -259,19 +213,6 @@ export class EventsGateway
     );
   }
 
-  @OnEvent('agent-updated')
-  onAgentUpdated(event: AgentUpdatedEvent): void {
-    if (event.data.disabled) this.cut(channel.agent(event.targetId), 'agent disabled');
-  }
-
-  @OnEvent('sessions-revoked')
-  onSessionsRevoked(event: DomainEvent): void {
-    if (!event.targetId) return;
-    if (event.targetType === 'agent') this.cut(channel.agent(event.targetId), 'sessions revoked');
-    if (event.targetType === 'jwt')
-      this.cut(channel.jwt(event.targetId), 'access token revoked (logout)');
-  }
-
   /**
    * Graceful shutdown: tell this node's sockets when to reconnect (jittered, to spread the load
    * over the other nodes or the restarted one). The transports then close with the server, which
@@ -287,11 +228,6 @@ export class EventsGateway
     while (this.inFlightSends > 0 && Date.now() < deadline)
       await new Promise((tick) => setTimeout(tick, 10));
     await new Promise((flushed) => setTimeout(flushed, 50));
-  }
-
-  @OnEvent('token-revoked')
-  onTokenRevoked(event: DomainEvent): void {
-    if (event.targetId) this.cut(channel.token(event.targetId), 'api token revoked');
   }
 
   /** Removed members stop receiving the room at once. */
@@ -318,12 +254,6 @@ export class EventsGateway
     this.server
       .to(channel.room(expiry.roomId))
       .emit('presence:update', { ...expiry, status: 'offline' });
-  }
-
-  /** Sends the reason, then closes every socket in the channel (on every node with the Redis adapter). */
-  private cut(target: string, reason: string): void {
-    this.server.to(target).emit('error', { code: 'unauthorized', message: reason });
-    this.server.in(target).disconnectSockets(true);
   }
 
   private armExpiry(socket: AgentSocket): void {
@@ -355,10 +285,3 @@ export class EventsGateway
 
 /** How long shutdown waits for sends already being stored (the query timeout is 5 s). */
 const DRAIN_SENDS_MS = 6000;
-
-function handshakeError(
-  code: string,
-  message: string,
-): Error & { data: { code: string; message: string } } {
-  return Object.assign(new Error(message), { data: { code, message } });
-}

@@ -17,6 +17,8 @@ import {
   type PresenceStore,
 } from './presence.store';
 import { RedisPresenceStore } from './redis-presence.store';
+import { SocketAdmission } from './socket-admission';
+import { SocketCutoffs } from './socket-cutoffs';
 import { SocketLimits } from './socket-limits';
 import { SocketSessions } from './socket-sessions';
 
@@ -38,6 +40,8 @@ class PresenceLifecycle implements OnApplicationShutdown {
     PresenceService,
     SocketSessions,
     SocketLimits,
+    SocketAdmission,
+    SocketCutoffs,
     {
       provide: PRESENCE_STORE,
       inject: [APP_CONFIG, EventEmitter2],
