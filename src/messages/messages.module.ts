@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import { RoomsModule } from '../rooms/rooms.module';
 import { MessageMetrics } from './message-metrics';
+import { MessageStore } from './message-store';
+import { MessageWriter } from './message-writer';
 import { MessagesController } from './messages.controller';
 import { MessagesRepository } from './messages.repository';
 import { MessagesService } from './messages.service';
@@ -8,7 +10,7 @@ import { MessagesService } from './messages.service';
 @Module({
   imports: [RoomsModule],
   controllers: [MessagesController],
-  providers: [MessagesRepository, MessagesService, MessageMetrics],
-  exports: [MessagesService, MessageMetrics],
+  providers: [MessagesRepository, MessageStore, MessageWriter, MessagesService, MessageMetrics],
+  exports: [MessagesService, MessageMetrics, MessageWriter],
 })
 export class MessagesModule {}

@@ -17,6 +17,8 @@ import { RoomsService } from '../rooms/rooms.service';
 import { MAX_DATA_BYTES, type HistoryQueryDto, type SendMessageDto } from './dto/message.dto';
 import type { MessageEntity } from './message.entity';
 import { toMessageDto } from './messages.mapper';
+import type { AppendResult } from './message-store';
+import { MessageWriter } from './message-writer';
 import { MessagesRepository } from './messages.repository';
 
 export const MESSAGE_CREATED = 'message.created';
@@ -40,6 +42,7 @@ export class MessagesService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly messages: MessagesRepository,
+    private readonly writer: MessageWriter,
     private readonly rooms: RoomsService,
     private readonly events: EventEmitter2,
   ) {}
@@ -60,9 +63,9 @@ export class MessagesService {
       if (original) return this.duplicateOf(original, roomId, input);
     }
     if (!UUID_PATTERN.test(roomId)) throw notFound('room');
-    let stored: MessageEntity | Awaited<ReturnType<MessagesRepository['appendMessage']>>;
+    let stored: AppendResult;
     try {
-      stored = await this.messages.appendMessage({
+      stored = await this.writer.write({
         id: uuidv7(),
         roomId,
         senderId: principal.agentId,

@@ -1,0 +1,137 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { Pool, PoolClient, QueryConfig } from 'pg';
+import { DataSource } from 'typeorm';
+import type { MessageEntity } from './message.entity';
+
+export interface NewMessage {
+  id: string;
+  roomId: string;
+  senderId: string;
+  body: string;
+  data: Record<string, unknown> | null;
+  replyTo: string | null;
+  clientMsgId: string | null;
+  /** Admins may post to rooms they are not members of. */
+  bypassMembership: boolean;
+}
+
+/** Why a message could not take a seq: the caller turns it into the contract's error. */
+export type AppendRefusal = 'room_not_found' | 'room_archived' | 'not_member';
+export type AppendResult = MessageEntity | AppendRefusal;
+
+/** Locks the rooms in id order (no deadlocks between batches) and reads who may post there. */
+const LOCK_ROOMS: QueryConfig = {
+  name: 'agenthub_lock_rooms',
+  text: `SELECT r.id, r.archived_at IS NOT NULL AS archived,
+                ARRAY(SELECT m.agent_id FROM room_members m
+                       WHERE m.room_id = r.id AND m.agent_id = ANY($2::uuid[])) AS members
+           FROM rooms r WHERE r.id = ANY($1::uuid[]) ORDER BY r.id FOR UPDATE OF r`,
+};
+
+/** Takes `n` seqs per room and inserts the messages with them, in input order, in one statement. */
+const INSERT_MESSAGES: QueryConfig = {
+  name: 'agenthub_insert_messages',
+  text: `WITH input AS (
+           SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::jsonb[], $6::uuid[], $7::text[])
+             WITH ORDINALITY AS t(id, room_id, sender_id, body, data, reply_to, client_msg_id, ord)),
+         counts AS (SELECT room_id, count(*)::int AS n FROM input GROUP BY room_id),
+         claimed AS (
+           UPDATE rooms SET last_seq = rooms.last_seq + counts.n FROM counts
+            WHERE rooms.id = counts.room_id RETURNING rooms.id, rooms.last_seq - counts.n AS base)
+         INSERT INTO messages (id, room_id, seq, sender_id, body, data, reply_to, client_msg_id)
+         SELECT i.id, i.room_id, c.base + row_number() OVER (PARTITION BY i.room_id ORDER BY i.ord),
+                i.sender_id, i.body, i.data, i.reply_to, i.client_msg_id
+           FROM input i JOIN claimed c ON c.id = i.room_id
+         RETURNING id, seq, data, created_at`,
+};
+
+/**
+ * The write path of messages, on the pg pool with named (prepared) statements — it runs for every
+ * message, so it skips the ORM. A batch is one transaction of two statements: seqs are assigned
+ * under the room row locks, so they are gapless and ordered with any number of server processes,
+ * and a failed transaction gives its seqs back.
+ */
+@Injectable()
+export class MessageStore {
+  private readonly pool: Pool;
+
+  constructor(@InjectDataSource() dataSource: DataSource) {
+    this.pool = (dataSource.driver as unknown as { master: Pool }).master;
+  }
+
+  /**
+   * Stores a batch in one transaction and answers per message, in input order: the stored
+   * message, or why it was refused (refused ones take no seq). Throws when the transaction fails;
+   * then nothing of the batch was stored.
+   */
+  async appendBatch(batch: NewMessage[]): Promise<AppendResult[]> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const results = await this.append(client, batch);
+      await client.query('COMMIT');
+      return results;
+    } catch (error) {
+      await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  private async append(client: PoolClient, batch: NewMessage[]): Promise<AppendResult[]> {
+    const rooms = await client.query<{ id: string; archived: boolean; members: string[] }>({
+      ...LOCK_ROOMS,
+      values: [
+        [...new Set(batch.map((m) => m.roomId))],
+        [...new Set(batch.map((m) => m.senderId))],
+      ],
+    });
+    const byId = new Map(rooms.rows.map((room) => [room.id, room]));
+    const refusals = batch.map((m): AppendRefusal | null => {
+      const room = byId.get(m.roomId);
+      if (!room) return 'room_not_found';
+      if (room.archived) return 'room_archived';
+      return m.bypassMembership || room.members.includes(m.senderId) ? null : 'not_member';
+    });
+    const accepted = batch.filter((_, i) => refusals[i] === null);
+    if (accepted.length === 0) return refusals as AppendRefusal[];
+
+    const inserted = await client.query<{
+      id: string;
+      seq: string;
+      data: Record<string, unknown> | null;
+      created_at: Date;
+    }>({
+      ...INSERT_MESSAGES,
+      values: [
+        accepted.map((m) => m.id),
+        accepted.map((m) => m.roomId),
+        accepted.map((m) => m.senderId),
+        accepted.map((m) => m.body),
+        accepted.map((m) => (m.data === null ? null : JSON.stringify(m.data))),
+        accepted.map((m) => m.replyTo),
+        accepted.map((m) => m.clientMsgId),
+      ],
+    });
+    const stored = new Map(inserted.rows.map((row) => [row.id, row]));
+    return batch.map((m, i): AppendResult => {
+      const refusal = refusals[i];
+      if (refusal) return refusal;
+      const row = stored.get(m.id)!;
+      return {
+        id: m.id,
+        roomId: m.roomId,
+        seq: Number(row.seq),
+        senderId: m.senderId,
+        body: m.body,
+        data: row.data,
+        replyTo: m.replyTo,
+        clientMsgId: m.clientMsgId,
+        createdAt: row.created_at,
+      };
+    });
+  }
+}
