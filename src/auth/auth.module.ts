@@ -8,6 +8,7 @@ import { SessionsController } from './sessions.controller';
 import { AuthGuard } from './auth.guard';
 import { AuthService, JWT_KEY_RING } from './auth.service';
 import { JwtKeyRing } from './jwt-keys';
+import { RevocationPruner } from './revocation-pruner';
 import { SessionsRepository } from './sessions.repository';
 
 @Module({
@@ -23,6 +24,7 @@ import { SessionsRepository } from './sessions.repository';
       },
     },
     SessionsRepository,
+    RevocationPruner,
     AuthService,
     { provide: APP_GUARD, useClass: AuthGuard },
   ],

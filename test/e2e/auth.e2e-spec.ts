@@ -1,3 +1,5 @@
+import { Client } from 'pg';
+import { SessionsRepository } from '../../src/auth/sessions.repository';
 import { createAgent, exchange } from '../factories/agents';
 import { Http } from '../support/http';
 import { decodeJwt } from '../support/jwt';
@@ -116,6 +118,28 @@ describe('auth: API tokens and JWTs', () => {
         code: 'unauthorized',
         message: expect.any(String),
       });
+    }
+  });
+
+  it('prunes revocations of JWTs that have expired anyway', async () => {
+    const { agent, jwt } = await createAgent(http, t.adminToken);
+    await http.post('/v1/auth/logout', {}, jwt);
+    const db = new Client({ connectionString: t.databaseUrl });
+    await db.connect();
+    try {
+      await db.query(
+        `INSERT INTO jwt_revocations (jti, agent_id, expires_at) VALUES ($1, $2, now() - interval '1 hour')`,
+        ['00000000-0000-7000-8000-00000000dead', agent.id],
+      );
+      const removed = await t.app.get(SessionsRepository).pruneExpired();
+      expect(removed).toBe(1);
+      const left = await db.query(
+        'SELECT count(*)::int AS n FROM jwt_revocations WHERE agent_id = $1',
+        [agent.id],
+      );
+      expect(left.rows[0].n).toBe(1);
+    } finally {
+      await db.end();
     }
   });
 });
