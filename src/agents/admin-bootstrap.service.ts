@@ -31,7 +31,12 @@ export class AdminBootstrapService {
     private readonly events: EventEmitter2,
   ) {}
 
-  async ensureAdmin(options: { force?: boolean } = {}): Promise<BootstrapResult | null> {
+  /** Nodes starting together on a fresh database take turns, so exactly one creates the admin. */
+  ensureAdmin(options: { force?: boolean } = {}): Promise<BootstrapResult | null> {
+    return this.agents.withBootstrapLock(() => this.ensureAdminLocked(options));
+  }
+
+  private async ensureAdminLocked(options: { force?: boolean }): Promise<BootstrapResult | null> {
     if (!options.force && (await this.agents.hasAdmin())) {
       await this.ensureConfiguredToken();
       return null;

@@ -4,11 +4,13 @@ import { DataSource, Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { AgentEntity } from './agent.entity';
 
+const BOOTSTRAP_LOCK_KEY = 7261626501;
+
 @Injectable()
 export class AgentsRepository {
   private readonly agents: Repository<AgentEntity>;
 
-  constructor(@InjectDataSource() dataSource: DataSource) {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {
     this.agents = dataSource.getRepository(AgentEntity);
   }
 
@@ -64,5 +66,20 @@ export class AgentsRepository {
 
   async hasAdmin(): Promise<boolean> {
     return (await this.agents.countBy({ role: 'admin' })) > 0;
+  }
+
+  /** Runs `work` while holding a cluster-wide lock (PostgreSQL advisory lock) for the bootstrap. */
+  async withBootstrapLock<T>(work: () => Promise<T>): Promise<T> {
+    const lock = this.dataSource.createQueryRunner();
+    await lock.connect();
+    try {
+      await lock.query('SELECT pg_advisory_lock($1)', [BOOTSTRAP_LOCK_KEY]);
+      return await work();
+    } finally {
+      await lock
+        .query('SELECT pg_advisory_unlock($1)', [BOOTSTRAP_LOCK_KEY])
+        .catch(() => undefined);
+      await lock.release();
+    }
   }
 }

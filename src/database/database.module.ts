@@ -1,9 +1,11 @@
 import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { DataSource } from 'typeorm';
 import { dataSourceOptions } from './data-source-options';
+import { runMigrationsLocked } from './migrate';
 
-/** PostgreSQL through TypeORM; pending migrations run before the app serves anything. */
+/** PostgreSQL through TypeORM; pending migrations run (one node at a time) before the app serves anything. */
 @Global()
 @Module({
   imports: [
@@ -15,10 +17,14 @@ import { dataSourceOptions } from './data-source-options';
           ...dataSourceOptions(config.databaseUrl),
           // Query errors reach the exception filters (and pino, redacted); TypeORM would print parameters.
           logging: config.logLevel === 'silent' ? false : ['migration'],
-          migrationsRun: true,
           retryAttempts: 3,
           retryDelay: 1000,
         };
+      },
+      dataSourceFactory: async (options) => {
+        const dataSource = await new DataSource(options!).initialize();
+        await runMigrationsLocked(dataSource);
+        return dataSource;
       },
     }),
   ],
