@@ -33,6 +33,10 @@ export class AppModule {
                 'req.headers.cookie',
                 'req.body.apiToken',
                 'req.body.token',
+                // Database errors carry the statement and its parameters (token hashes, bodies).
+                'err.parameters',
+                'err.query',
+                'err.driverError.parameters',
               ],
               censor: '[redacted]',
             },

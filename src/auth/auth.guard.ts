@@ -11,7 +11,8 @@ import { actorOf, AuthedRequest, IS_PUBLIC, REQUIRED_ROLE, SKIP_RATE_LIMIT } fro
  * The one REST access guard (registered globally). Every route needs `Authorization: Bearer <JWT or
  * API token>` unless @Public(); @AdminOnly() routes answer 403 `forbidden` to agents. It also
  * applies the REST rate limits, counted across all routes: per agent once authenticated, per
- * client IP otherwise (failed authentications included, so guessing tokens is limited too).
+ * client IP otherwise (failed authentications included, so guessing tokens is limited too, and an
+ * IP over its limit no longer writes an audit row per failure).
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
@@ -41,8 +42,13 @@ export class AuthGuard implements CanActivate {
       throw unauthorized('missing bearer token');
     }
 
+    // Valid credentials are never refused for their IP's anonymous traffic; failures from an IP
+    // already over its limit are answered 429 without an audit row each (rate-limited is sampled).
+    const exhausted = limited && (await this.limits.isIpExhausted(request.ip));
     try {
-      request.principal = await this.auth.authenticateBearer(match[1], actorOf(request));
+      request.principal = await this.auth.authenticateBearer(match[1], actorOf(request), {
+        auditFailure: !exhausted,
+      });
     } catch (error) {
       await limit(() => this.limits.checkAnonymous(request.ip, actorOf(request)));
       throw error;

@@ -78,10 +78,18 @@ export class AuthService {
   }
 
   /** REST `Authorization: Bearer <JWT or API token>`. */
-  authenticateBearer(credential: string, actor: Actor): Promise<Principal> {
+  /** `auditFailure: false` for callers already over their limit: their failures are not recorded one by one. */
+  authenticateBearer(
+    credential: string,
+    actor: Actor,
+    options: { auditFailure?: boolean } = {},
+  ): Promise<Principal> {
     const method = credential.startsWith('ahp_') ? 'api_token' : 'jwt';
-    return this.failAudited(actor, method, () =>
-      method === 'api_token' ? this.verifyApiToken(credential) : this.verifyJwt(credential),
+    return this.failAudited(
+      actor,
+      method,
+      () => (method === 'api_token' ? this.verifyApiToken(credential) : this.verifyJwt(credential)),
+      options.auditFailure ?? true,
     );
   }
 
@@ -201,11 +209,12 @@ export class AuthService {
     actor: Actor,
     method: string,
     verify: () => Promise<Principal>,
+    audit = true,
   ): Promise<Principal> {
     try {
       return await verify();
     } catch (error) {
-      if (error instanceof AuthFailure) {
+      if (error instanceof AuthFailure && audit) {
         await this.emit('auth-failed', { actor, data: { method, reason: error.reason } });
       }
       throw error;

@@ -17,6 +17,7 @@ export const AUDITED_EVENTS = [
   'room-archived',
   'member-added',
   'member-removed',
+  'member-updated',
   'rate-limited',
 ] as const;
 

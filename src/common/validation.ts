@@ -31,6 +31,8 @@ export class SafeValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     if (metadata.type === 'custom') return value; // @ConnectedSocket(), @CurrentPrincipal(), ...
     if (metadata.type === 'body' && metadata.metatype && metadata.metatype !== Object) {
+      // No body at all (e.g. PUT with nothing to say) is an empty object: the DTO decides.
+      if (value === undefined) value = {};
       if (value === null || typeof value !== 'object' || Array.isArray(value)) {
         throw new AppError('validation_failed', 'payload must be a JSON object');
       }

@@ -9,12 +9,15 @@ import { ReadinessState } from './readiness.service';
 
 const DB_PING_TIMEOUT_MS = 2000;
 const REDIS_PING_TIMEOUT_MS = 500;
+const CHECK_TTL_MS = 1000;
 
 @ApiTags('operations')
 @Public()
 @SkipRateLimit()
 @Controller()
 export class HealthController {
+  private cached: { at: number; result: Promise<Record<string, string>> } | undefined;
+
   constructor(
     private readonly health: HealthCheckService,
     private readonly db: TypeOrmHealthIndicator,
@@ -34,6 +37,25 @@ export class HealthController {
   async readyz(
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<{ status: string; checks: Record<string, string> }> {
+    // Probes are exempt from rate limits: at most one dependency check per second is shared by
+    // all concurrent callers, so a flood of /readyz cannot drain the database pool.
+    const checks = { ...(await this.dependencies()) };
+    if (this.readiness.isDraining) checks.shutdown = 'draining';
+    const ready = checks.database === 'up' && !this.readiness.isDraining;
+    void reply.status(ready ? 200 : 503);
+    // Without Redis a node still serves its own sockets: ready, but degraded (no cross-node fan-out).
+    return { status: !ready ? 'unavailable' : checks.redis === 'down' ? 'degraded' : 'ok', checks };
+  }
+
+  private async dependencies(): Promise<Record<string, string>> {
+    const now = Date.now();
+    if (!this.cached || now - this.cached.at > CHECK_TTL_MS) {
+      this.cached = { at: now, result: this.checkDependencies() };
+    }
+    return this.cached.result;
+  }
+
+  private async checkDependencies(): Promise<Record<string, string>> {
     const checks: Record<string, string> = {};
     try {
       await this.health.check([
@@ -44,11 +66,7 @@ export class HealthController {
       checks.database = 'down';
     }
     if (this.redis) checks.redis = (await this.redisAnswers()) ? 'up' : 'down';
-    if (this.readiness.isDraining) checks.shutdown = 'draining';
-    const ready = checks.database === 'up' && !this.readiness.isDraining;
-    void reply.status(ready ? 200 : 503);
-    // Without Redis a node still serves its own sockets: ready, but degraded (no cross-node fan-out).
-    return { status: !ready ? 'unavailable' : checks.redis === 'down' ? 'degraded' : 'ok', checks };
+    return checks;
   }
 
   private async redisAnswers(): Promise<boolean> {

@@ -17,8 +17,24 @@ export interface NewMessage {
 }
 
 /** Why a message could not take a seq: the caller turns it into the contract's error. */
-export type AppendRefusal = 'room_not_found' | 'room_archived' | 'not_member';
-export type AppendResult = MessageEntity | AppendRefusal;
+export type AppendRefusal = 'room_not_found' | 'room_archived' | 'not_member' | 'reply_not_in_room';
+/** A message already stored under the same (sender, clientMsgId): nothing new was written. */
+export interface DuplicateOf {
+  duplicateOf: MessageEntity;
+}
+export type AppendResult = MessageEntity | DuplicateOf | AppendRefusal;
+
+interface MessageRow {
+  id: string;
+  room_id: string;
+  seq: string;
+  sender_id: string;
+  body: string;
+  data: Record<string, unknown> | null;
+  reply_to: string | null;
+  client_msg_id: string | null;
+  created_at: Date;
+}
 
 /** Locks the rooms in id order (no deadlocks between batches) and reads who may post there. */
 const LOCK_ROOMS: QueryConfig = {
@@ -27,6 +43,14 @@ const LOCK_ROOMS: QueryConfig = {
                 ARRAY(SELECT m.agent_id FROM room_members m
                        WHERE m.room_id = r.id AND m.agent_id = ANY($2::uuid[])) AS members
            FROM rooms r WHERE r.id = ANY($1::uuid[]) ORDER BY r.id FOR UPDATE OF r`,
+};
+
+/** Rows a batch refers to: replyTo targets, and earlier messages with the same idempotency key. */
+const REFERENCED: QueryConfig = {
+  name: 'agenthub_referenced_messages',
+  text: `SELECT id, room_id, seq, sender_id, body, data, reply_to, client_msg_id, created_at FROM messages
+          WHERE id = ANY($1::uuid[])
+             OR (sender_id, client_msg_id) IN (SELECT * FROM unnest($2::uuid[], $3::text[]))`,
 };
 
 /** Takes `n` seqs per room and inserts the messages with them, in input order, in one statement. */
@@ -90,14 +114,27 @@ export class MessageStore {
       ],
     });
     const byId = new Map(rooms.rows.map((room) => [room.id, room]));
-    const refusals = batch.map((m): AppendRefusal | null => {
+    const referenced = await this.referenced(client, batch);
+    const firstWithKey = new Map<string, number>();
+    const outcome = batch.map((m, i): AppendRefusal | DuplicateOf | number | null => {
       const room = byId.get(m.roomId);
       if (!room) return 'room_not_found';
       if (room.archived) return 'room_archived';
-      return m.bypassMembership || room.members.includes(m.senderId) ? null : 'not_member';
+      if (!m.bypassMembership && !room.members.includes(m.senderId)) return 'not_member';
+      const key = m.clientMsgId === null ? null : `${m.senderId}:${m.clientMsgId}`;
+      if (key !== null) {
+        const stored = referenced.byKey.get(key);
+        if (stored) return { duplicateOf: stored };
+        const earlier = firstWithKey.get(key);
+        if (earlier !== undefined) return earlier; // the same key twice in this batch: the first one
+      }
+      if (m.replyTo !== null && referenced.byId.get(m.replyTo)?.roomId !== m.roomId)
+        return 'reply_not_in_room';
+      if (key !== null) firstWithKey.set(key, i);
+      return null;
     });
-    const accepted = batch.filter((_, i) => refusals[i] === null);
-    if (accepted.length === 0) return refusals as AppendRefusal[];
+    const accepted = batch.filter((_, i) => outcome[i] === null);
+    if (accepted.length === 0) return outcome as Array<AppendRefusal | DuplicateOf>;
 
     const inserted = await client.query<{
       id: string;
@@ -117,9 +154,8 @@ export class MessageStore {
       ],
     });
     const stored = new Map(inserted.rows.map((row) => [row.id, row]));
-    return batch.map((m, i): AppendResult => {
-      const refusal = refusals[i];
-      if (refusal) return refusal;
+    const entityAt = (i: number): MessageEntity => {
+      const m = batch[i];
       const row = stored.get(m.id)!;
       return {
         id: m.id,
@@ -132,6 +168,48 @@ export class MessageStore {
         clientMsgId: m.clientMsgId,
         createdAt: row.created_at,
       };
+    };
+    return outcome.map((o, i): AppendResult => {
+      if (o === null) return entityAt(i);
+      if (typeof o === 'number') return { duplicateOf: entityAt(o) };
+      return o;
     });
   }
+
+  /** One round trip, and only when the batch has replyTo or clientMsgId values to look up. */
+  private async referenced(
+    client: PoolClient,
+    batch: NewMessage[],
+  ): Promise<{ byId: Map<string, MessageEntity>; byKey: Map<string, MessageEntity> }> {
+    const replyTo = batch.flatMap((m) => (m.replyTo ? [m.replyTo] : []));
+    const keyed = batch.filter((m) => m.clientMsgId !== null);
+    const byId = new Map<string, MessageEntity>();
+    const byKey = new Map<string, MessageEntity>();
+    if (replyTo.length === 0 && keyed.length === 0) return { byId, byKey };
+    const rows = await client.query<MessageRow>({
+      ...REFERENCED,
+      values: [replyTo, keyed.map((m) => m.senderId), keyed.map((m) => m.clientMsgId)],
+    });
+    for (const row of rows.rows) {
+      const entity = toEntity(row);
+      byId.set(entity.id, entity);
+      if (entity.clientMsgId !== null)
+        byKey.set(`${entity.senderId}:${entity.clientMsgId}`, entity);
+    }
+    return { byId, byKey };
+  }
+}
+
+function toEntity(row: MessageRow): MessageEntity {
+  return {
+    id: row.id,
+    roomId: row.room_id,
+    seq: Number(row.seq),
+    senderId: row.sender_id,
+    body: row.body,
+    data: row.data,
+    replyTo: row.reply_to,
+    clientMsgId: row.client_msg_id,
+    createdAt: row.created_at,
+  };
 }

@@ -4,8 +4,11 @@ import { AppendResult, MessageStore, NewMessage } from './message-store';
 
 /** Largest batch one transaction carries. */
 const MAX_BATCH = 128;
-/** Transactions in flight at once; while all are busy, arrivals queue and form the next batch. */
-const MAX_CONCURRENT_BATCHES = 4;
+/**
+ * One transaction in flight per node: while it runs, arrivals queue and form the next batch, and
+ * messages are stored in the order they arrived (a sender's pipelined sends keep their order).
+ */
+const MAX_CONCURRENT_BATCHES = 1;
 
 interface Pending {
   message: NewMessage;
@@ -26,8 +29,9 @@ export interface WriterStats {
  * transactions are still running) are stored in one transaction. At low load a message is written
  * at once, alone; under load batches grow to MAX_BATCH, so throughput follows the load while the
  * per-message cost of a round trip and a commit shrinks. Every message is answered on its own:
- * stored, refused, or failed — a batch that fails as a whole is retried message by message, so one
- * bad message (a racing duplicate clientMsgId, a replyTo in another room) never fails the others.
+ * stored, refused, or failed. Refusals (room, membership, replyTo, duplicate key) are decided inside
+ * the batch; a batch that still fails as a whole (a duplicate key racing another node) is retried
+ * message by message, so one bad message never fails the others.
  */
 @Injectable()
 export class MessageWriter {

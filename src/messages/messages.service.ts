@@ -17,7 +17,7 @@ import { RoomsService } from '../rooms/rooms.service';
 import { MAX_DATA_BYTES, type HistoryQueryDto, type SendMessageDto } from './dto/message.dto';
 import type { MessageEntity } from './message.entity';
 import { toMessageDto } from './messages.mapper';
-import type { AppendResult } from './message-store';
+import type { AppendRefusal, AppendResult } from './message-store';
 import { MessageWriter } from './message-writer';
 import { MessagesRepository } from './messages.repository';
 
@@ -58,10 +58,6 @@ export class MessagesService {
     originSocketId: string | null = null,
   ): Promise<SendResult> {
     this.checkSizes(input);
-    if (input.clientMsgId) {
-      const original = await this.messages.findByClientMsgId(principal.agentId, input.clientMsgId);
-      if (original) return this.duplicateOf(original, roomId, input);
-    }
     if (!UUID_PATTERN.test(roomId)) throw notFound('room');
     let stored: AppendResult;
     try {
@@ -78,7 +74,15 @@ export class MessagesService {
     } catch (error) {
       return this.recoverFromInsertError(error, principal, roomId, input);
     }
-    if (typeof stored === 'string') throw await this.refusal(stored, principal, roomId);
+    if (typeof stored === 'string') {
+      // A resend whose original is stored gets the original, even if the room changed since.
+      const original = input.clientMsgId
+        ? await this.messages.findByClientMsgId(principal.agentId, input.clientMsgId)
+        : null;
+      if (original) return this.duplicateOf(original, roomId, input);
+      throw await this.refusal(stored, principal, roomId);
+    }
+    if ('duplicateOf' in stored) return this.duplicateOf(stored.duplicateOf, roomId, input);
     const message = toMessageDto(stored);
     const event: MessageCreatedEvent = { message, originSocketId };
     this.events.emit(MESSAGE_CREATED, event);
@@ -168,7 +172,7 @@ export class MessagesService {
   }
 
   private async refusal(
-    reason: 'room_not_found' | 'room_archived' | 'not_member',
+    reason: AppendRefusal,
     principal: Principal,
     roomId: string,
   ): Promise<AppError> {
@@ -181,6 +185,12 @@ export class MessagesService {
         // Outsiders of a private room learn nothing about it.
         await this.rooms.readable(principal, roomId);
         return forbidden('join the room before sending to it');
+      case 'reply_not_in_room':
+        return new AppError(
+          'validation_failed',
+          'replyTo must be the id of a message in the same room',
+          [{ field: 'replyTo', problems: ['no such message in this room'] }],
+        );
     }
   }
 }

@@ -40,6 +40,12 @@ export class RateLimitService implements OnApplicationShutdown {
     return this.check(`rest:ip:${ip}`, this.config.rateLimits.restAnon, MINUTE_MS, 'rest', actor);
   }
 
+  /** Whether the IP's anonymous window is used up (read without counting a hit). */
+  async isIpExhausted(ip: string): Promise<boolean> {
+    const window = await this.store.peek(`rest:ip:${ip}`).catch(() => null);
+    return window !== null && window.count >= this.config.rateLimits.restAnon;
+  }
+
   /** REST, per agent across all its tokens and IPs. */
   checkAgent(principal: Principal, actor: Actor): Promise<LimitState> {
     const limit = principal.rateLimits?.restPerMinute ?? this.config.rateLimits.restAuth;

@@ -11,6 +11,8 @@ export interface WindowHit {
 
 export interface RateLimitStore {
   hit(key: string, windowMs: number): Promise<WindowHit>;
+  /** The current window without counting a hit (null when there is none). */
+  peek(key: string): Promise<WindowHit | null>;
   /** Entries held in this process (0 for Redis), for memory-hygiene checks. */
   size(): number;
   close(): Promise<void>;
@@ -45,6 +47,12 @@ export class MemoryRateLimitStore implements RateLimitStore {
       this.windows.set(key, window);
     }
     window.count += 1;
+    return Promise.resolve({ count: window.count, resetInMs: window.resetAt - now });
+  }
+
+  peek(key: string, now = Date.now()): Promise<WindowHit | null> {
+    const window = this.windows.get(key);
+    if (!window || window.resetAt <= now) return Promise.resolve(null);
     return Promise.resolve({ count: window.count, resetInMs: window.resetAt - now });
   }
 

@@ -12,19 +12,36 @@ return {count, ttl}
 
 /** Counters shared by every node; keys expire with their window, so Redis memory stays bounded. */
 export class RedisRateLimitStore implements RateLimitStore {
+  private readonly commands: Redis & {
+    agenthubRateHit(key: string, windowMs: string): Promise<[number, number]>;
+  };
+
   constructor(
     private readonly redis: Redis,
     private readonly prefix = 'agenthub:rl:',
-  ) {}
+  ) {
+    redis.defineCommand('agenthubRateHit', { numberOfKeys: 1, lua: HIT_SCRIPT });
+    this.commands = redis as typeof this.commands;
+  }
 
   async hit(key: string, windowMs: number): Promise<WindowHit> {
-    const [count, ttl] = (await this.redis.eval(
-      HIT_SCRIPT,
-      1,
-      this.prefix + key,
-      String(windowMs),
-    )) as [number, number];
+    // A defined command runs as EVALSHA: the script text is not sent per request.
+    const [count, ttl] = await this.commands.agenthubRateHit(this.prefix + key, String(windowMs));
     return { count, resetInMs: ttl };
+  }
+
+  async peek(key: string): Promise<WindowHit | null> {
+    const replies =
+      (await this.redis
+        .multi()
+        .get(this.prefix + key)
+        .pttl(this.prefix + key)
+        .exec()) ?? [];
+    const count = replies[0]?.[1] as string | null | undefined;
+    const ttl = replies[1]?.[1] as number | undefined;
+    return count === null || count === undefined || ttl === undefined || ttl < 0
+      ? null
+      : { count: Number(count), resetInMs: ttl };
   }
 
   size(): number {
@@ -52,6 +69,14 @@ export class FallbackRateLimitStore implements RateLimitStore {
       return await this.primary.hit(key, windowMs);
     } catch {
       return this.fallback.hit(key, windowMs);
+    }
+  }
+
+  async peek(key: string): Promise<WindowHit | null> {
+    try {
+      return await this.primary.peek(key);
+    } catch {
+      return this.fallback.peek(key);
     }
   }
 

@@ -194,9 +194,13 @@ export class EventsGateway
     const principal = await this.auth.authenticateJwt(payload.token, this.actor(socket));
     if (principal.agentId !== socket.data.principal.agentId)
       throw forbidden('the new token belongs to another agent');
-    const previous = socket.data.principal.jti;
-    if (previous) await socket.leave(channel.jwt(previous));
-    if (principal.jti) await socket.join(channel.jwt(principal.jti));
+    const previous = socket.data.principal;
+    if (previous.jti) await socket.leave(channel.jwt(previous.jti));
+    if (previous.tokenId) await socket.leave(channel.token(previous.tokenId));
+    await socket.join([
+      ...(principal.jti ? [channel.jwt(principal.jti)] : []),
+      ...(principal.tokenId ? [channel.token(principal.tokenId)] : []),
+    ]);
     socket.data.principal = principal;
     this.socketLimits.refresh(socket);
     this.armExpiry(socket);

@@ -20,6 +20,9 @@ export class SocketCutoffs {
   @OnEvent('agent-updated')
   onAgentUpdated(event: AgentUpdatedEvent): void {
     if (event.data.disabled) this.cut(channel.agent(event.targetId), 'agent disabled');
+    // Sockets carry the role they authenticated with: a changed role must be re-authenticated.
+    else if (event.data.changes.includes('role'))
+      this.cut(channel.agent(event.targetId), 'role changed; reconnect');
   }
 
   @OnEvent('token-revoked')

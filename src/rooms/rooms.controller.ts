@@ -84,7 +84,7 @@ export class RoomsController {
     @Body() body: PutMemberDto,
     @RequestActor() actor: Actor,
   ): Promise<RoomMemberDto> {
-    return this.rooms.putMember(principal, id, agentId, body ?? {}, actor);
+    return this.rooms.putMember(principal, id, agentId, body, actor);
   }
 
   @Delete('rooms/:id/members/:agentId')

@@ -113,10 +113,14 @@ export class RoomsRepository {
   }
 
   /** Adds the member, or changes its role; returns whether it was newly added. */
-  async upsertMember(roomId: string, agentId: string, role: MemberRole): Promise<boolean> {
+  /**
+   * Adds the member (as `role`, default member), or changes an existing member's role when `role`
+   * is given; an existing member keeps its role otherwise. Returns whether it was newly added.
+   */
+  async upsertMember(roomId: string, agentId: string, role: MemberRole | null): Promise<boolean> {
     const rows: Array<{ inserted: boolean }> = await this.dataSource.query(
-      `INSERT INTO room_members (room_id, agent_id, role) VALUES ($1, $2, $3)
-       ON CONFLICT (room_id, agent_id) DO UPDATE SET role = EXCLUDED.role
+      `INSERT INTO room_members (room_id, agent_id, role) VALUES ($1, $2, COALESCE($3, 'member'))
+       ON CONFLICT (room_id, agent_id) DO UPDATE SET role = COALESCE($3, room_members.role)
        RETURNING (xmax = 0) AS inserted`,
       [roomId, agentId, role],
     );

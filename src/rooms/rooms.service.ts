@@ -144,13 +144,21 @@ export class RoomsService {
     if (room.archivedAt) throw new AppError('conflict', 'room is archived');
     const agent = UUID_PATTERN.test(agentId) ? await this.agents.findById(agentId) : null;
     if (!agent) throw notFound('agent');
-    const added = await this.rooms.upsertMember(roomId, agentId, input.role ?? 'member');
+    const before = await this.rooms.findMember(roomId, agentId);
+    const added = await this.rooms.upsertMember(roomId, agentId, input.role ?? null);
     if (added) {
       await this.emit('member-added', {
         actor,
         targetType: 'room',
         targetId: roomId,
         data: { agentId, role: input.role ?? 'member' },
+      });
+    } else if (input.role && before && before.role !== input.role) {
+      await this.emit('member-updated', {
+        actor,
+        targetType: 'room',
+        targetId: roomId,
+        data: { agentId, role: input.role, previousRole: before.role },
       });
     }
     const member = (await this.rooms.listMembers(roomId)).find((m) => m.agentId === agentId)!;

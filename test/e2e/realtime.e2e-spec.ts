@@ -177,6 +177,14 @@ describe('socket.io sessions, presence and typing', () => {
       expect((await connectError(t.url, victim.jwt)).data).toMatchObject({ code: 'unauthorized' });
     });
 
+    it('cuts the sockets of an agent whose role an admin changes', async () => {
+      const promoted = await createAgent(http, t.adminToken);
+      const socket = await connectSocket(t.url, promoted.jwt);
+      const disconnected = nextEvent(socket, 'disconnect');
+      await http.patch(`/v1/agents/${promoted.agent.id}`, { role: 'admin' }, t.adminToken);
+      expect(await disconnected).toBe('io server disconnect');
+    });
+
     it('cuts the sockets whose JWT came from a revoked API token', async () => {
       const victim = await createAgent(http, t.adminToken);
       const socket = await connectSocket(t.url, victim.jwt);

@@ -223,4 +223,46 @@ describe('rooms and membership', () => {
       data: { agentId: outsider.agent.id },
     });
   });
+
+  it('keeps an owner an owner when it PUTs itself without a role, and takes PUT without a body', async () => {
+    const room = (await http.post('/v1/rooms', { name: uniqueName('keep') }, owner.jwt)).body;
+    const again = await http.put(`/v1/rooms/${room.id}/members/${owner.agent.id}`, {}, owner.jwt);
+    expect(again.body.role).toBe('owner');
+    const bare = await http.request('PUT', `/v1/rooms/${room.id}/members/${outsider.agent.id}`, {
+      token: owner.jwt,
+    });
+    expect(bare.status).toBe(200);
+    expect(bare.body.role).toBe('member');
+    await http.put(
+      `/v1/rooms/${room.id}/members/${outsider.agent.id}`,
+      { role: 'owner' },
+      owner.jwt,
+    );
+    const events = await http.get('/v1/audit-events?type=member-updated', t.adminToken);
+    expect(events.body.items[0]).toMatchObject({
+      targetId: room.id,
+      data: { agentId: outsider.agent.id, role: 'owner', previousRole: 'member' },
+    });
+  });
+
+  it('treats ids in capitals as naming nothing, everywhere alike', async () => {
+    const room = (await http.post('/v1/rooms', { name: uniqueName('caps') }, owner.jwt)).body;
+    const upper = room.id.toUpperCase();
+    expect((await http.get(`/v1/rooms/${upper}`, owner.jwt)).status).toBe(404);
+    expect((await http.post(`/v1/rooms/${upper}/messages`, { body: 'x' }, owner.jwt)).status).toBe(
+      404,
+    );
+    expect(
+      (await http.post(`/v1/direct/${owner.agent.id.toUpperCase()}`, {}, owner.jwt)).status,
+    ).toBe(404);
+    expect(
+      (
+        await http.patch(
+          `/v1/agents/${outsider.agent.id.toUpperCase()}`,
+          { disabled: true },
+          t.adminToken,
+        )
+      ).status,
+    ).toBe(404);
+  });
 });

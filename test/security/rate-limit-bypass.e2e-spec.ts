@@ -54,6 +54,18 @@ describe('pen-test: REST rate limits', () => {
       });
     });
 
+    it('answers token guesses from the exhausted IP with 429 and no audit row each; valid credentials still work', async () => {
+      const failures = async () =>
+        (await http.get('/v1/audit-events?type=auth-failed&limit=200', t.adminToken)).body.items
+          .length;
+      const before = await failures();
+      for (let i = 0; i < 5; i += 1) {
+        const guess = await http.get('/v1/me', `ahp_${'x'.repeat(40)}${i}ab`);
+        expect(guess.status).toBe(429);
+      }
+      expect(await failures()).toBe(before);
+    });
+
     it('sends RateLimit headers on successful authenticated responses', async () => {
       const response = await http.get('/v1/me', t.adminToken);
       expect(response.status).toBe(200);
