@@ -9,9 +9,13 @@ export interface TokenWithAgent {
   agent: AgentEntity;
 }
 
+const TOUCH_EVERY_MS = 60_000;
+const MAX_REMEMBERED_TOUCHES = 10_000;
+
 @Injectable()
 export class ApiTokensRepository {
   private readonly tokens: Repository<ApiTokenEntity>;
+  private readonly recentTouches = new Map<string, number>();
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {
     this.tokens = dataSource.getRepository(ApiTokenEntity);
@@ -34,15 +38,16 @@ export class ApiTokensRepository {
     return this.tokens.find({ where: { agentId }, order: { createdAt: 'ASC', id: 'ASC' } });
   }
 
-  /** The token with this hash and its agent, whatever their state; callers decide what is usable. */
+  /** The token with this hash and its agent, whatever their state (one query); callers decide. */
   async findByHash(hash: Buffer): Promise<TokenWithAgent | null> {
     const token = await this.tokens
       .createQueryBuilder('t')
+      .innerJoinAndMapOne('t.agent', AgentEntity, 'a', 'a.id = t.agent_id')
       .where('t.token_hash = :hash', { hash })
       .getOne();
     if (!token) return null;
-    const agent = await this.dataSource.getRepository(AgentEntity).findOneBy({ id: token.agentId });
-    return agent ? { token, agent } : null;
+    const { agent, ...row } = token as ApiTokenEntity & { agent: AgentEntity };
+    return { token: row, agent };
   }
 
   /** Marks the token revoked; returns it, or null when it does not exist. Idempotent. */
@@ -56,8 +61,16 @@ export class ApiTokensRepository {
     return this.findById(id);
   }
 
-  /** Updates last_used_at at most once a minute per token, so auth does not write on every call. */
-  async touchLastUsed(id: string): Promise<void> {
+  /**
+   * Updates last_used_at at most once a minute per token, so auth does not write on every call:
+   * this process remembers its recent touches (bounded), and the statement itself skips rows
+   * touched within the minute by other nodes.
+   */
+  async touchLastUsed(id: string, now = Date.now()): Promise<void> {
+    const last = this.recentTouches.get(id);
+    if (last !== undefined && now - last < TOUCH_EVERY_MS) return;
+    if (this.recentTouches.size >= MAX_REMEMBERED_TOUCHES) this.recentTouches.clear();
+    this.recentTouches.set(id, now);
     await this.tokens
       .createQueryBuilder()
       .update()

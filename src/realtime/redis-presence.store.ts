@@ -4,6 +4,7 @@ import { MemoryPresenceStore, type PresenceStore } from './presence.store';
 
 const LEASE_MS = 15_000;
 const HEARTBEAT_MS = 5_000;
+const LIVE_NODES_TTL_MS = 1_000;
 
 export interface PresenceExpiry {
   roomId: string;
@@ -22,6 +23,7 @@ export class RedisPresenceStore implements PresenceStore {
   private readonly local = new MemoryPresenceStore();
   private readonly timer: NodeJS.Timeout;
   private beating: Promise<void> = Promise.resolve();
+  private liveCache: { at: number; nodes: string[] } | undefined;
 
   constructor(
     private readonly redis: Redis,
@@ -60,6 +62,8 @@ export class RedisPresenceStore implements PresenceStore {
     if (!(await this.local.remove(roomId, agentId, socketId))) return false;
     try {
       await this.redis.srem(this.roomKey(roomId, this.nodeId), agentId);
+      if ((await this.local.online(roomId)).length === 0)
+        await this.redis.srem(this.roomsKey(this.nodeId), roomId);
       return !(await this.onlineElsewhere(roomId, agentId));
     } catch (error) {
       this.degraded(error);
@@ -176,7 +180,15 @@ export class RedisPresenceStore implements PresenceStore {
     return results.some(([error, member]) => !error && member === 1);
   }
 
-  private async liveNodes(): Promise<string[]> {
+  /** Live nodes change on a scale of seconds: one lookup serves a second of adds and removes. */
+  private async liveNodes(now = Date.now()): Promise<string[]> {
+    if (this.liveCache && now - this.liveCache.at < LIVE_NODES_TTL_MS) return this.liveCache.nodes;
+    const nodes = await this.findLiveNodes();
+    this.liveCache = { at: now, nodes };
+    return nodes;
+  }
+
+  private async findLiveNodes(): Promise<string[]> {
     const nodes = await this.redis.smembers(this.nodesKey());
     if (nodes.length === 0) return nodes;
     const leases = await this.redis.mget(...nodes.map((node) => this.leaseKey(node)));
