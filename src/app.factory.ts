@@ -11,6 +11,7 @@ import { OriginPolicy } from './common/origin-policy';
 import { createValidationPipe } from './common/validation';
 import { uuidv7 } from './common/uuid';
 import type { AppConfig } from './config/app-config';
+import { ReadinessState } from './health/readiness.service';
 import { AgentHubIoAdapter } from './realtime/socket-io.adapter';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -105,8 +106,12 @@ export async function createApp(
     maxAge: 600,
   });
   const fastify = app.getHttpAdapter().getInstance();
+  const readiness = app.get(ReadinessState);
   fastify.addHook('onSend', (request, reply, payload, done) => {
     void reply.header('X-Request-Id', request.id);
+    // While draining, keep-alive connections are closed after their response, so shutdown does
+    // not wait on idle ones.
+    if (readiness.isDraining) void reply.header('Connection', 'close');
     done(null, payload);
   });
 

@@ -60,6 +60,7 @@ async function main(): Promise<void> {
     server.get(ReadinessState).startDraining();
     const deadline = setTimeout(() => {
       logger.error('graceful shutdown timed out; exiting');
+      embedded?.signalStop();
       process.exit(1);
     }, config.shutdownTimeoutSeconds * 1000);
     deadline.unref();

@@ -37,9 +37,9 @@ export function dataSourceOptions(
     poolSize: extra.poolSize ?? 20,
     extra: {
       // Fail fast instead of queueing forever: no connection within 3 s (pool exhausted or server
-      // gone) or no answer within 5 s surfaces as 503 `unavailable` to the caller.
+      // gone) or no answer within 4 s surfaces as 503 `unavailable` to the caller.
       connectionTimeoutMillis: 3000,
-      query_timeout: 5000,
+      query_timeout: 4000,
       idleTimeoutMillis: 30_000,
       application_name: 'agenthub',
     },

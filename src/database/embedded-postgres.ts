@@ -79,6 +79,12 @@ export class EmbeddedPostgres {
     await Promise.race([this.waitUntilReady(), exited]);
   }
 
+  /** Asks PostgreSQL to shut down without waiting (for a process about to exit). */
+  signalStop(): void {
+    const child = this.child;
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+  }
+
   /** Fast shutdown (SIGINT): aborts open transactions, flushes WAL, exits. */
   async stop(): Promise<void> {
     const child = this.child;

@@ -287,5 +287,5 @@ export class EventsGateway
   }
 }
 
-/** How long shutdown waits for sends already being stored (the query timeout is 5 s). */
+/** How long shutdown waits for sends already being stored (the query timeout is 4 s). */
 const DRAIN_SENDS_MS = 6000;
