@@ -11,6 +11,7 @@ export default tseslint.config(
       '.test-pg/**',
       '*.config.js',
       '*.config.mjs',
+      'test/support/*.js',
     ],
   },
   js.configs.recommended,
