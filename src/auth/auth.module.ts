@@ -9,6 +9,7 @@ import { AuthGuard } from './auth.guard';
 import { AuthService, JWT_KEY_RING } from './auth.service';
 import { JwtKeyRing } from './jwt-keys';
 import { RevocationPruner } from './revocation-pruner';
+import { SessionCache } from './session-cache';
 import { SessionsRepository } from './sessions.repository';
 
 @Module({
@@ -24,6 +25,7 @@ import { SessionsRepository } from './sessions.repository';
       },
     },
     SessionsRepository,
+    SessionCache,
     RevocationPruner,
     AuthService,
     { provide: APP_GUARD, useClass: AuthGuard },

@@ -10,6 +10,7 @@ import { UUID_PATTERN, uuidv7, uuidv7Time } from '../common/uuid';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { API_TOKEN_PATTERN, hashApiToken } from './api-token';
 import { JwtKeyRing } from './jwt-keys';
+import { SessionCache } from './session-cache';
 import { SessionsRepository } from './sessions.repository';
 
 export const JWT_ISSUER = 'agenthub';
@@ -42,6 +43,7 @@ export class AuthService {
     private readonly jwt: JwtService,
     private readonly tokens: ApiTokensRepository,
     private readonly sessions: SessionsRepository,
+    private readonly sessionCache: SessionCache,
     private readonly events: EventEmitter2,
   ) {}
 
@@ -148,7 +150,12 @@ export class AuthService {
 
   private async verifyJwt(token: string): Promise<Principal> {
     const claims = this.verifySignature(token);
-    const state = await this.sessions.loadState(claims.sub, claims.jti, claims.tid ?? null);
+    let state = this.sessionCache.get(claims.jti, claims.sub, claims.tid ?? null);
+    if (!state) {
+      const loaded = await this.sessions.loadState(claims.sub, claims.jti, claims.tid ?? null);
+      if (loaded) this.sessionCache.set(claims.jti, claims.sub, claims.tid ?? null, loaded);
+      state = loaded ?? undefined;
+    }
     if (!state) throw new AuthFailure('unknown agent');
     if (state.disabled) throw new AuthFailure('agent disabled');
     if (state.jtiRevoked) throw new AuthFailure('revoked jwt');

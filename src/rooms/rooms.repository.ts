@@ -84,6 +84,27 @@ export class RoomsRepository {
     return (result.affected ?? 0) > 0;
   }
 
+  /** The room and this agent's membership in it, in one query. */
+  async findWithMember(
+    roomId: string,
+    agentId: string,
+  ): Promise<{ room: RoomEntity; member: RoomMemberEntity | null } | null> {
+    const room = await this.rooms
+      .createQueryBuilder('r')
+      .leftJoinAndMapOne(
+        'r.member',
+        RoomMemberEntity,
+        'm',
+        'm.room_id = r.id AND m.agent_id = :agentId',
+        { agentId },
+      )
+      .where('r.id = :roomId', { roomId })
+      .getOne();
+    if (!room) return null;
+    const { member, ...rest } = room as RoomEntity & { member?: RoomMemberEntity };
+    return { room: rest, member: member ?? null };
+  }
+
   findMember(roomId: string, agentId: string): Promise<RoomMemberEntity | null> {
     return this.members.findOneBy({ roomId, agentId });
   }

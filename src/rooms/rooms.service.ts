@@ -277,9 +277,11 @@ export class RoomsService {
   }
 
   private async load(roomId: string, agentId: string): Promise<RoomContext> {
-    const room = UUID_PATTERN.test(roomId) ? await this.rooms.findById(roomId) : null;
-    if (!room) throw notFound('room');
-    return { room, member: await this.rooms.findMember(roomId, agentId) };
+    const found = UUID_PATTERN.test(roomId)
+      ? await this.rooms.findWithMember(roomId, agentId)
+      : null;
+    if (!found) throw notFound('room');
+    return found;
   }
 
   private async insertRoom(

@@ -1,0 +1,164 @@
+/** The Markdown form of a benchmark run (bench/results/latest.md, and docs/benchmarks.md's table). */
+import type { BenchResults, ConnectionPhase, PhaseRecord, SummaryRow, SweepPhase } from '../run';
+import type { HttpResult, StepResult } from './protocol';
+
+const LABEL = { agenthub: 'AgentHub', baseline: 'baseline', raw: 'raw socket.io' } as const;
+
+function value(number: number | null): string {
+  return number === null ? '–' : number.toLocaleString('en-US', { maximumFractionDigits: 2 });
+}
+
+function ratio(row: SummaryRow): string {
+  if (row.ratio === null) return '–';
+  return `${row.ratio.toFixed(2)}x${row.ratioOf === 'raw' ? ' raw' : ''}`;
+}
+
+function met(row: SummaryRow): string {
+  if (row.met === null) return row.target ? row.target : '';
+  return `${row.target} ${row.met ? '✅' : '❌'}`;
+}
+
+/** The summary table alone (what docs/benchmarks.md quotes). */
+export function summaryTable(results: BenchResults): string {
+  const lines = [
+    '| metric | AgentHub | baseline | raw socket.io | AgentHub / baseline | target |',
+    '|---|---:|---:|---:|---:|---|',
+  ];
+  for (const row of results.summary) {
+    lines.push(
+      `| ${row.metric} (${row.unit})${row.note ? ` ⚠️ ${row.note}` : ''} | ${value(row.agenthub)} | ${value(row.baseline)} | ` +
+        `${value(row.raw)} | ${ratio(row)} | ${met(row)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function stepCell(step: StepResult): string {
+  return step.pass
+    ? `${step.rate} ✓ (p99 ${step.latency.p99Ms} ms)`
+    : `${step.rate} ✗ (${step.verdict})`;
+}
+
+function byPhase<T>(results: BenchResults, phase: string): Array<PhaseRecord<T>> {
+  return results.phases.filter((record) => record.phase === phase) as Array<PhaseRecord<T>>;
+}
+
+export function renderMarkdown(results: BenchResults): string {
+  const { machine, options } = results;
+  const out: string[] = [
+    `# AgentHub benchmark: ${results.mode} run, ${results.startedAt}`,
+    '',
+    `- Machine: ${machine.nproc} × ${machine.cpuModel}, ${machine.memoryGiB} GiB RAM, Linux ${machine.kernel}, Node ${machine.node}`,
+    ...(results.build
+      ? [
+          `- AgentHub: commit ${results.build.commit}` +
+            (results.build.uncommittedFiles
+              ? ` + ${results.build.uncommittedFiles} uncommitted file(s) in src/ or migrations/`
+              : '') +
+            `, dist/ built ${results.build.distBuiltAt}`,
+        ]
+      : []),
+    `- PostgreSQL: ${results.database}; ${results.pinning}`,
+    `- Rounds: ${options.rounds} (phases alternate AgentHub, baseline); wall time ${results.wallSeconds - (results.idleWaitSeconds ?? 0)} s` +
+      (results.idleWaitSeconds
+        ? ` (plus ${results.idleWaitSeconds} s waiting for an idle machine)`
+        : ''),
+    `- JWT verification in the baseline and raw servers: ${options.baselineKeyObject ? 'a KeyObject made once (--baseline-keyobject)' : "the secret string, jsonwebtoken's usual call"}`,
+    `- Idle check at start: ${results.idleCheck.busyCores} cores busy, 1-min load ${results.idleCheck.load1}`,
+    `- Command: \`npx ts-node --transpile-only ${results.command}\``,
+    '',
+  ];
+  if (results.flags.length > 0) {
+    out.push('**Flags:**', '', ...results.flags.map((flag) => `- ⚠️ ${flag}`), '');
+  }
+  out.push('## Summary (median over rounds)', '', summaryTable(results), '');
+
+  const sweeps = byPhase<SweepPhase>(results, 'rate');
+  if (sweeps.length > 0) {
+    out.push(
+      '## Rate sweeps',
+      '',
+      `Target rate in msg/s over ${options.publishers} publisher sockets, ${options.bodyBytes}-byte bodies, ` +
+        `${options.warmupMs} ms warm-up + ${options.durationMs} ms measured per step; pass = p99 send-to-deliver < 100 ms, nothing lost.`,
+      '',
+      '| round | server | subscribers | max msg/s | steps |',
+      '|---:|---|---:|---:|---|',
+    );
+    for (const record of sweeps) {
+      out.push(
+        `| ${record.round} | ${LABEL[record.server]} | ${record.data.subscribers} | ${record.data.maxRate} | ` +
+          `${record.data.steps.map(stepCell).join('<br>')} |`,
+      );
+    }
+    out.push('');
+  }
+
+  const cpu = byPhase<StepResult>(results, 'cpu');
+  if (cpu.length > 0) {
+    out.push(
+      '## CPU per delivered message',
+      '',
+      `${options.cpuRate} msg/s to ${options.cpuSubscribers} subscribers for ${options.cpuDurationMs} ms after ${options.cpuWarmupMs} ms warm-up; ` +
+        'CPU = utime + stime from /proc of the server process (and of the PostgreSQL process tree).',
+      '',
+      '| round | server | deliveries | server CPU ms (kernel) | µs / delivery | PostgreSQL µs / delivery | p99 ms | verdict |',
+      '|---:|---|---:|---:|---:|---:|---:|---|',
+    );
+    for (const record of cpu) {
+      const step = record.data;
+      out.push(
+        `| ${record.round} | ${LABEL[record.server]} | ${step.cpu?.deliveries ?? '–'} | ${step.cpu ? `${step.cpu.serverCpuMs} (${step.cpu.serverSystemMs})` : '–'} | ` +
+          `${step.cpu?.serverUsPerDelivery ?? '–'} | ${step.cpu?.dbUsPerDelivery ?? '–'} | ${step.latency.p99Ms} | ${step.verdict} |`,
+      );
+    }
+    out.push('');
+  }
+
+  const connections = byPhase<ConnectionPhase>(results, 'conn');
+  if (connections.length > 0) {
+    out.push(
+      '## Idle authenticated connections',
+      '',
+      `${options.connections} WebSocket connections (one JWT for all), ${options.connectConcurrency} handshakes in flight.`,
+      '',
+      '| round | server | opened | conn/s | conn/s first → last tenth | RSS before MiB | RSS after MiB | KiB / connection |',
+      '|---:|---|---:|---:|---:|---:|---:|---:|',
+    );
+    for (const record of connections) {
+      const data = record.data;
+      out.push(
+        `| ${record.round} | ${LABEL[record.server]} | ${data.opened}/${data.requested}${data.failed ? ` (${data.firstError})` : ''} | ` +
+          `${data.perSecond} | ${data.perSecondByDecile[0] ?? '–'} → ${data.perSecondByDecile.at(-1) ?? '–'} | ${data.rssBeforeMiB} | ${data.rssAfterMiB} | ${data.kibPerConnection} |`,
+      );
+    }
+    out.push('');
+  }
+
+  const http = byPhase<HttpResult>(results, 'rest');
+  if (http.length > 0) {
+    out.push(
+      '## REST history (GET /v1/rooms/:id/messages?limit=50)',
+      '',
+      `autocannon, ${options.restConnections} connections, ${options.restWarmupSeconds} s warm-up + ${options.restSeconds} s.`,
+      '',
+      '| round | server | req/s | p50 ms | p99 ms | bytes / response | non-2xx | errors |',
+      '|---:|---|---:|---:|---:|---:|---:|---:|',
+    );
+    for (const record of http) {
+      const data = record.data;
+      out.push(
+        `| ${record.round} | ${LABEL[record.server]} | ${data.requestsPerSecond} | ${data.latencyP50Ms} | ` +
+          `${data.latencyP99Ms} | ${data.bytesPerResponse} | ${data.non2xx} | ${data.errors} |`,
+      );
+    }
+    out.push('');
+  }
+
+  const foreign = results.phases.map((record) => record.foreignCpuCores);
+  out.push(
+    `CPU used by processes outside the benchmark during phases: max ${Math.max(0, ...foreign)} cores ` +
+      `(phases above 0.2 are flagged).`,
+    '',
+  );
+  return out.join('\n');
+}
