@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { KeyObject } from 'node:crypto';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { JwtService } from '@nestjs/jwt';
 import { ApiTokensRepository } from '../agents/api-tokens.repository';
@@ -56,7 +57,7 @@ export class AuthService {
     const accessToken = await this.jwt.signAsync(
       { role: principal.role, tid: principal.tokenId },
       {
-        secret: this.keys.signing.secret,
+        secret: asJwtSecret(this.keys.signing.key),
         algorithm: 'HS256',
         keyid: this.keys.signing.kid,
         issuer: JWT_ISSUER,
@@ -190,7 +191,7 @@ export class AuthService {
     let claims: Partial<AccessClaims>;
     try {
       claims = this.jwt.verify<Partial<AccessClaims>>(token, {
-        secret: key.secret,
+        secret: asJwtSecret(key.key),
         algorithms: ['HS256'],
         issuer: JWT_ISSUER,
         audience: JWT_AUDIENCE,
@@ -231,4 +232,9 @@ export class AuthService {
   private async emit(type: string, event: DomainEvent): Promise<void> {
     await this.events.emitAsync(type, event);
   }
+}
+
+/** jsonwebtoken takes KeyObjects; @nestjs/jwt's option type only names string | Buffer. */
+function asJwtSecret(key: KeyObject): Buffer {
+  return key as unknown as Buffer;
 }

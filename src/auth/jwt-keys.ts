@@ -1,8 +1,17 @@
-import { createHash } from 'node:crypto';
+import { createHash, createSecretKey, KeyObject } from 'node:crypto';
 
 export interface JwtKey {
   kid: string;
   secret: string;
+  /**
+   * The same secret as a KeyObject: jsonwebtoken given a string first tries to parse it as a PEM
+   * key (and fails) on every call, which dominated the cost of verifying a JWT.
+   */
+  key: KeyObject;
+}
+
+function jwtKey(secret: string): JwtKey {
+  return { kid: keyId(secret), secret, key: createSecretKey(Buffer.from(secret, 'utf8')) };
 }
 
 /**
@@ -15,10 +24,10 @@ export class JwtKeyRing {
   private readonly byKid = new Map<string, JwtKey>();
 
   constructor(secret: string, oldSecret?: string) {
-    this.signing = { kid: keyId(secret), secret };
+    this.signing = jwtKey(secret);
     this.byKid.set(this.signing.kid, this.signing);
     if (oldSecret && oldSecret !== secret) {
-      const old = { kid: keyId(oldSecret), secret: oldSecret };
+      const old = jwtKey(oldSecret);
       this.byKid.set(old.kid, old);
     }
   }

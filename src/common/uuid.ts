@@ -1,7 +1,21 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 
 let lastMs = 0;
 let sequence = 0;
+
+/** Random bytes drawn 4 KiB at a time: one system call per 256 ids, not one (or two) per id. */
+const POOL = Buffer.alloc(4096);
+let poolOffset = POOL.length;
+
+function randomBlock(): Buffer {
+  if (poolOffset + 16 > POOL.length) {
+    randomFillSync(POOL);
+    poolOffset = 0;
+  }
+  const block = Buffer.from(POOL.subarray(poolOffset, poolOffset + 16));
+  poolOffset += 16;
+  return block;
+}
 
 /**
  * RFC 9562 UUIDv7: 48-bit Unix milliseconds, then 74 random bits, with a 12-bit counter in
@@ -12,11 +26,12 @@ export function uuidv7(now = Date.now()): string {
     sequence = (sequence + 1) & 0xfff;
     if (sequence === 0) lastMs += 1;
     now = lastMs;
-  } else {
-    lastMs = now;
-    sequence = randomBytes(2).readUInt16BE(0) & 0x7ff;
   }
-  const bytes = randomBytes(16);
+  const bytes = randomBlock();
+  if (now > lastMs) {
+    lastMs = now;
+    sequence = bytes.readUInt16BE(14) & 0x7ff;
+  }
   bytes.writeUIntBE(now, 0, 6);
   bytes[6] = 0x70 | (sequence >> 8);
   bytes[7] = sequence & 0xff;

@@ -78,8 +78,13 @@ export class MessageWriter {
       const results = await this.store.appendBatch(batch.map((p) => p.message));
       batch.forEach((pending, i) => pending.resolve(results[i]));
     } catch (error) {
-      if (batch.length === 1 || isDatabaseUnavailable(error)) {
-        for (const pending of batch) pending.reject(error);
+      if (isDatabaseUnavailable(error)) {
+        // The database is away: what queued behind this batch would only wait for its own timeout.
+        for (const pending of [...batch, ...this.queue.splice(0)]) pending.reject(error);
+        return;
+      }
+      if (batch.length === 1) {
+        batch[0].reject(error);
         return;
       }
       this.stats.retriedOneByOne += 1;

@@ -44,6 +44,20 @@ export class SocketAdmission {
     });
   }
 
+  /**
+   * The agent's open sockets: this node's count is a map lookup; with Redis the other nodes are
+   * asked too (if they cannot be asked, this node's own count stands).
+   */
+  private async openSockets(server: AgentServer, agentId: string): Promise<number> {
+    const here = server.of('/').adapter.rooms.get(channel.agent(agentId))?.size ?? 0;
+    if (!this.config.redisUrl) return here;
+    return server
+      .in(channel.agent(agentId))
+      .fetchSockets()
+      .then((sockets) => sockets.length)
+      .catch(() => here);
+  }
+
   private async admit(server: AgentServer, token: unknown, actor: Actor): Promise<Principal> {
     if (this.readiness.isDraining)
       throw new AppError('unavailable', 'server is shutting down; reconnect shortly');
@@ -53,12 +67,7 @@ export class SocketAdmission {
     }
     const principal = await this.auth.authenticateJwt(token, actor);
     const cap = this.config.rateLimits.wsSocketsPerAgent;
-    // Cluster-wide count; if other nodes cannot be asked (Redis away), this node's own count.
-    const open = await server
-      .in(channel.agent(principal.agentId))
-      .fetchSockets()
-      .catch(() => server.local.in(channel.agent(principal.agentId)).fetchSockets());
-    if (open.length >= cap) {
+    if ((await this.openSockets(server, principal.agentId)) >= cap) {
       this.limits.recordRefusal(
         'ws',
         `ws:sockets:${principal.agentId}`,

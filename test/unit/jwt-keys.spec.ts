@@ -6,14 +6,14 @@ const PREVIOUS = 'previous-secret-0123456789abcdefghijklmno';
 describe('JwtKeyRing', () => {
   it('signs with the current secret under a kid derived from it', () => {
     const ring = new JwtKeyRing(CURRENT);
-    expect(ring.signing).toEqual({ kid: keyId(CURRENT), secret: CURRENT });
+    expect(ring.signing).toMatchObject({ kid: keyId(CURRENT), secret: CURRENT });
     expect(ring.find(ring.signing.kid)).toBe(ring.signing);
   });
 
   it('still finds the old key by its kid during a rotation, but never signs with it', () => {
     const ring = new JwtKeyRing(CURRENT, PREVIOUS);
     expect(ring.signing.secret).toBe(CURRENT);
-    expect(ring.find(keyId(PREVIOUS))).toEqual({ kid: keyId(PREVIOUS), secret: PREVIOUS });
+    expect(ring.find(keyId(PREVIOUS))).toMatchObject({ kid: keyId(PREVIOUS), secret: PREVIOUS });
     expect(ring.find(keyId(CURRENT))?.secret).toBe(CURRENT);
   });
 
