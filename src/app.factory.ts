@@ -54,7 +54,7 @@ export async function createApp(
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
-    maxParamLength: 500,
+    routerOptions: { maxParamLength: 500 },
     // Malformed URLs are refused by Fastify's router before any hook (helmet included) runs.
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
       const status = error.statusCode ?? 400;
