@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import type { QueryConfig, QueryResultRow } from 'pg';
 import { DataSource } from 'typeorm';
+import { pgPool, queryRows } from '../database/pg-pool';
 import type { AgentRateLimits, AgentRole } from '../agents/agent.entity';
 
 export interface SessionState {
@@ -15,6 +17,26 @@ export interface SessionState {
 }
 
 /** What a JWT's validity depends on beyond its signature, read in one round trip. */
+interface SessionRow extends QueryResultRow {
+  name: string;
+  role: AgentRole;
+  disabled: boolean;
+  rate_limits: AgentRateLimits | null;
+  sessions_revoked_at: Date | null;
+  jti_revoked: boolean;
+  token_revoked: boolean;
+}
+
+/** Everything a JWT's validity depends on beyond its signature, as one prepared statement. */
+const SESSION_STATE: QueryConfig = {
+  name: 'agenthub_session_state',
+  text: `SELECT a.name, a.role, a.disabled, a.rate_limits, a.sessions_revoked_at,
+                EXISTS (SELECT 1 FROM jwt_revocations r WHERE r.jti = $2) AS jti_revoked,
+                COALESCE((SELECT t.revoked_at IS NOT NULL OR (t.expires_at IS NOT NULL AND t.expires_at <= now())
+                          FROM api_tokens t WHERE t.id = $3), $3::uuid IS NOT NULL) AS token_revoked
+           FROM agents a WHERE a.id = $1`,
+};
+
 @Injectable()
 export class SessionsRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
@@ -24,22 +46,11 @@ export class SessionsRepository {
     jti: string,
     tokenId: string | null,
   ): Promise<SessionState | null> {
-    const rows: Array<{
-      name: string;
-      role: AgentRole;
-      disabled: boolean;
-      rate_limits: AgentRateLimits | null;
-      sessions_revoked_at: Date | null;
-      jti_revoked: boolean;
-      token_revoked: boolean;
-    }> = await this.dataSource.query(
-      `SELECT a.name, a.role, a.disabled, a.rate_limits, a.sessions_revoked_at,
-                EXISTS (SELECT 1 FROM jwt_revocations r WHERE r.jti = $2) AS jti_revoked,
-                COALESCE((SELECT t.revoked_at IS NOT NULL OR (t.expires_at IS NOT NULL AND t.expires_at <= now())
-                          FROM api_tokens t WHERE t.id = $3), $3::uuid IS NOT NULL) AS token_revoked
-           FROM agents a WHERE a.id = $1`,
-      [agentId, jti, tokenId],
-    );
+    const rows = await queryRows<SessionRow>(pgPool(this.dataSource), SESSION_STATE, [
+      agentId,
+      jti,
+      tokenId,
+    ]);
     const row = rows[0];
     if (!row) return null;
     return {

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { Pool, PoolClient, QueryConfig } from 'pg';
 import { DataSource } from 'typeorm';
 import { isDatabaseUnavailable } from '../common/errors';
+import { pgPool } from '../database/pg-pool';
 import type { MessageEntity } from './message.entity';
 
 export interface NewMessage {
@@ -82,7 +83,7 @@ export class MessageStore {
   private readonly pool: Pool;
 
   constructor(@InjectDataSource() dataSource: DataSource) {
-    this.pool = (dataSource.driver as unknown as { master: Pool }).master;
+    this.pool = pgPool(dataSource);
   }
 
   /**

@@ -1,9 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import type { Pool, QueryConfig, QueryResultRow } from 'pg';
 import { DataSource } from 'typeorm';
+import { pgPool, queryRows } from '../database/pg-pool';
 import { MessageEntity } from './message.entity';
 
-interface MessageRow {
+interface MessageRow extends QueryResultRow {
   id: string;
   room_id: string;
   seq: string;
@@ -31,15 +33,34 @@ function toEntity(row: MessageRow): MessageEntity {
   };
 }
 
+const BY_CLIENT_MSG_ID: QueryConfig = {
+  name: 'agenthub_message_by_client_msg_id',
+  text: `SELECT ${COLUMNS} FROM messages WHERE sender_id = $1 AND client_msg_id = $2`,
+};
+const AFTER: QueryConfig = {
+  name: 'agenthub_messages_after',
+  text: `SELECT ${COLUMNS} FROM messages
+          WHERE room_id = $1 AND seq > $2 AND ($3::bigint IS NULL OR seq < $3)
+          ORDER BY seq ASC LIMIT $4`,
+};
+const BEFORE: QueryConfig = {
+  name: 'agenthub_messages_before',
+  text: `SELECT ${COLUMNS} FROM messages
+          WHERE room_id = $1 AND ($2::bigint IS NULL OR seq < $2)
+          ORDER BY seq DESC LIMIT $3`,
+};
+
+/** Reads of messages: history pages, recovery and idempotency look-ups (prepared statements). */
 @Injectable()
 export class MessagesRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  private readonly pool: Pool;
+
+  constructor(@InjectDataSource() dataSource: DataSource) {
+    this.pool = pgPool(dataSource);
+  }
 
   async findByClientMsgId(senderId: string, clientMsgId: string): Promise<MessageEntity | null> {
-    const rows: MessageRow[] = await this.dataSource.query(
-      `SELECT ${COLUMNS} FROM messages WHERE sender_id = $1 AND client_msg_id = $2`,
-      [senderId, clientMsgId],
-    );
+    const rows = await queryRows<MessageRow>(this.pool, BY_CLIENT_MSG_ID, [senderId, clientMsgId]);
     return rows[0] ? toEntity(rows[0]) : null;
   }
 
@@ -50,12 +71,12 @@ export class MessagesRepository {
     before: number | undefined,
     limit: number,
   ): Promise<{ items: MessageEntity[]; hasMore: boolean }> {
-    const rows: MessageRow[] = await this.dataSource.query(
-      `SELECT ${COLUMNS} FROM messages
-        WHERE room_id = $1 AND seq > $2 AND ($3::bigint IS NULL OR seq < $3)
-        ORDER BY seq ASC LIMIT $4`,
-      [roomId, after, before ?? null, limit + 1],
-    );
+    const rows = await queryRows<MessageRow>(this.pool, AFTER, [
+      roomId,
+      after,
+      before ?? null,
+      limit + 1,
+    ]);
     return { items: rows.slice(0, limit).map(toEntity), hasMore: rows.length > limit };
   }
 
@@ -65,12 +86,11 @@ export class MessagesRepository {
     before: number | undefined,
     limit: number,
   ): Promise<{ items: MessageEntity[]; hasMore: boolean }> {
-    const rows: MessageRow[] = await this.dataSource.query(
-      `SELECT ${COLUMNS} FROM messages
-        WHERE room_id = $1 AND ($2::bigint IS NULL OR seq < $2)
-        ORDER BY seq DESC LIMIT $3`,
-      [roomId, before ?? null, limit + 1],
-    );
+    const rows = await queryRows<MessageRow>(this.pool, BEFORE, [
+      roomId,
+      before ?? null,
+      limit + 1,
+    ]);
     return { items: rows.slice(0, limit).reverse().map(toEntity), hasMore: rows.length > limit };
   }
 }

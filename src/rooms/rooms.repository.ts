@@ -1,12 +1,37 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import type { QueryConfig, QueryResultRow } from 'pg';
 import { DataSource, EntityManager, IsNull, Repository } from 'typeorm';
+import { pgPool, queryRows } from '../database/pg-pool';
 import { MemberRole, RoomMemberEntity } from './room-member.entity';
-import { RoomEntity } from './room.entity';
+import { RoomEntity, type RoomKind, type RoomVisibility } from './room.entity';
 
 export interface MemberWithName extends RoomMemberEntity {
   name: string;
 }
+
+interface RoomWithMemberRow extends QueryResultRow {
+  id: string;
+  name: string;
+  topic: string | null;
+  visibility: RoomVisibility;
+  kind: RoomKind;
+  created_by: string | null;
+  created_at: Date;
+  archived_at: Date | null;
+  last_seq: string;
+  member_role: MemberRole | null;
+  joined_at: Date | null;
+  last_read_seq: string | null;
+}
+
+const ROOM_WITH_MEMBER: QueryConfig = {
+  name: 'agenthub_room_with_member',
+  text: `SELECT r.id, r.name, r.topic, r.visibility, r.kind, r.created_by, r.created_at, r.archived_at, r.last_seq,
+                m.role AS member_role, m.joined_at, m.last_read_seq
+           FROM rooms r LEFT JOIN room_members m ON m.room_id = r.id AND m.agent_id = $2
+          WHERE r.id = $1`,
+};
 
 @Injectable()
 export class RoomsRepository {
@@ -84,25 +109,39 @@ export class RoomsRepository {
     return (result.affected ?? 0) > 0;
   }
 
-  /** The room and this agent's membership in it, in one query. */
+  /** The room and this agent's membership in it, in one prepared query (every room request). */
   async findWithMember(
     roomId: string,
     agentId: string,
   ): Promise<{ room: RoomEntity; member: RoomMemberEntity | null } | null> {
-    const room = await this.rooms
-      .createQueryBuilder('r')
-      .leftJoinAndMapOne(
-        'r.member',
-        RoomMemberEntity,
-        'm',
-        'm.room_id = r.id AND m.agent_id = :agentId',
-        { agentId },
-      )
-      .where('r.id = :roomId', { roomId })
-      .getOne();
-    if (!room) return null;
-    const { member, ...rest } = room as RoomEntity & { member?: RoomMemberEntity };
-    return { room: rest, member: member ?? null };
+    const rows = await queryRows<RoomWithMemberRow>(pgPool(this.dataSource), ROOM_WITH_MEMBER, [
+      roomId,
+      agentId,
+    ]);
+    const row = rows[0];
+    if (!row) return null;
+    const room: RoomEntity = {
+      id: row.id,
+      name: row.name,
+      topic: row.topic,
+      visibility: row.visibility,
+      kind: row.kind,
+      directKey: null,
+      createdBy: row.created_by,
+      createdAt: row.created_at,
+      archivedAt: row.archived_at,
+      lastSeq: Number(row.last_seq),
+    };
+    const member: RoomMemberEntity | null = row.member_role
+      ? {
+          roomId: row.id,
+          agentId,
+          role: row.member_role,
+          joinedAt: row.joined_at!,
+          lastReadSeq: Number(row.last_read_seq),
+        }
+      : null;
+    return { room, member };
   }
 
   findMember(roomId: string, agentId: string): Promise<RoomMemberEntity | null> {
