@@ -4,7 +4,8 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
-import { Logger } from 'nestjs-pino';
+import { Logger as PinoNestLogger } from 'nestjs-pino';
+import { Logger } from '@nestjs/common';
 import { AppModule } from './app.module';
 import { codeForStatus } from './common/errors';
 import { OriginPolicy } from './common/origin-policy';
@@ -15,6 +16,8 @@ import { ReadinessState } from './health/readiness.service';
 import { AgentHubIoAdapter } from './realtime/socket-io.adapter';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+/** Probes and scrapes: frequent, uninteresting, not logged. */
+const UNLOGGED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
 const CSP = "default-src 'self';frame-ancestors 'none';object-src 'none';base-uri 'none'";
 
@@ -70,7 +73,7 @@ export async function createApp(
     logger: quiet ? false : undefined,
     abortOnError: false,
   });
-  if (!quiet) app.useLogger(app.get(Logger));
+  if (!quiet) app.useLogger(app.get(PinoNestLogger));
   app.useGlobalPipes(createValidationPipe());
   app.useWebSocketAdapter(new AgentHubIoAdapter(app, config));
 
@@ -107,6 +110,22 @@ export async function createApp(
   });
   const fastify = app.getHttpAdapter().getInstance();
   const readiness = app.get(ReadinessState);
+  const requests = new Logger('HTTP');
+  fastify.addHook('onResponse', (request, reply, done) => {
+    if (!UNLOGGED_PATHS.has(request.url)) {
+      const entry = {
+        reqId: request.id,
+        method: request.method,
+        url: request.url,
+        statusCode: reply.statusCode,
+        responseTimeMs: Math.round(reply.elapsedTime),
+      };
+      if (reply.statusCode >= 500) requests.error(entry, 'request failed');
+      else if (reply.statusCode >= 400) requests.warn(entry, 'request refused');
+      else requests.log(entry, 'request completed');
+    }
+    done();
+  });
   fastify.addHook('onSend', (request, reply, payload, done) => {
     void reply.header('X-Request-Id', request.id);
     // While draining, keep-alive connections are closed after their response, so shutdown does

@@ -1,4 +1,4 @@
-import { DynamicModule, Module, RequestMethod } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { EventEmitterModule } from '@nestjs/event-emitter';
 import { LoggerModule } from 'nestjs-pino';
@@ -47,7 +47,10 @@ export class AppModule {
                 req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics',
             },
           },
-          forRoutes: [{ path: '{*splat}', method: RequestMethod.ALL }],
+          // No per-request middleware: it would switch on AsyncLocalStorage, whose promise hooks tax
+          // every promise in the process (measured: a sixth of the CPU per message). Requests are
+          // logged by a Fastify hook instead (app.factory.ts), with the same pino logger.
+          forRoutes: [],
         }),
         EventEmitterModule.forRoot(),
         DatabaseModule,
