@@ -5,6 +5,7 @@ import { DataSource } from 'typeorm';
 import { isDatabaseUnavailable } from '../common/errors';
 import { pgPool } from '../database/pg-pool';
 import type { MessageEntity } from './message.entity';
+import { COLUMNS, type MessageRow, toEntity } from './messages.repository';
 
 export interface NewMessage {
   id: string;
@@ -26,18 +27,6 @@ export interface DuplicateOf {
 }
 export type AppendResult = MessageEntity | DuplicateOf | AppendRefusal;
 
-interface MessageRow {
-  id: string;
-  room_id: string;
-  seq: string;
-  sender_id: string;
-  body: string;
-  data: Record<string, unknown> | null;
-  reply_to: string | null;
-  client_msg_id: string | null;
-  created_at: Date;
-}
-
 /** Locks the rooms in id order (no deadlocks between batches) and reads who may post there. */
 const LOCK_ROOMS: QueryConfig = {
   name: 'agenthub_lock_rooms',
@@ -50,7 +39,7 @@ const LOCK_ROOMS: QueryConfig = {
 /** Rows a batch refers to: replyTo targets, and earlier messages with the same idempotency key. */
 const REFERENCED: QueryConfig = {
   name: 'agenthub_referenced_messages',
-  text: `SELECT id, room_id, seq, sender_id, body, data, reply_to, client_msg_id, created_at FROM messages
+  text: `SELECT ${COLUMNS} FROM messages
           WHERE id = ANY($1::uuid[])
              OR (sender_id, client_msg_id) IN (SELECT * FROM unnest($2::uuid[], $3::text[]))`,
 };
@@ -203,18 +192,4 @@ export class MessageStore {
     }
     return { byId, byKey };
   }
-}
-
-function toEntity(row: MessageRow): MessageEntity {
-  return {
-    id: row.id,
-    roomId: row.room_id,
-    seq: Number(row.seq),
-    senderId: row.sender_id,
-    body: row.body,
-    data: row.data,
-    replyTo: row.reply_to,
-    clientMsgId: row.client_msg_id,
-    createdAt: row.created_at,
-  };
 }

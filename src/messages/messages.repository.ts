@@ -5,7 +5,7 @@ import { DataSource } from 'typeorm';
 import { pgPool, queryRows } from '../database/pg-pool';
 import { MessageEntity } from './message.entity';
 
-interface MessageRow extends QueryResultRow {
+export interface MessageRow extends QueryResultRow {
   id: string;
   room_id: string;
   seq: string;
@@ -17,9 +17,10 @@ interface MessageRow extends QueryResultRow {
   created_at: Date;
 }
 
-const COLUMNS = 'id, room_id, seq, sender_id, body, data, reply_to, client_msg_id, created_at';
+export const COLUMNS =
+  'id, room_id, seq, sender_id, body, data, reply_to, client_msg_id, created_at';
 
-function toEntity(row: MessageRow): MessageEntity {
+export function toEntity(row: MessageRow): MessageEntity {
   return {
     id: row.id,
     roomId: row.room_id,
