@@ -10,6 +10,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from 'pg';
 import { io, Socket } from 'socket.io-client';
 import { generateApiToken } from '../src/auth/api-token';
 import type { ClientToServerEvents, ServerToClientEvents } from '../src/contracts/socket-events';
@@ -30,10 +31,35 @@ async function api<T>(method: string, path: string, token: string, body?: unknow
   return (await response.json()) as T;
 }
 
-async function startServer(adminToken: string, dataDir: string): Promise<ChildProcess> {
+/** With DATABASE_URL, a scratch database on that server (never the named database itself). */
+async function scratchDatabase(): Promise<{ url: string | undefined; drop: () => Promise<void> }> {
+  const server = process.env.DATABASE_URL;
+  if (!server) return { url: undefined, drop: () => Promise.resolve() };
+  const name = `agenthub_bench_latency_${process.pid}`;
+  const admin = async (sql: string) => {
+    const client = new Client({ connectionString: server });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  await admin(`CREATE DATABASE ${name}`);
+  const url = new URL(server);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
+async function startServer(
+  adminToken: string,
+  dataDir: string,
+  databaseUrl: string | undefined,
+): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['dist/src/main.js'], {
     env: {
       ...process.env,
+      ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
       PORT: String(PORT),
       HOST: '127.0.0.1',
       AGENTHUB_DATA_DIR: dataDir,
@@ -62,7 +88,8 @@ function percentile(sorted: number[], p: number): number {
 async function main(): Promise<void> {
   const adminToken = generateApiToken();
   const dataDir = mkdtempSync(join(tmpdir(), 'agenthub-bench-'));
-  const server = await startServer(adminToken, dataDir);
+  const database = await scratchDatabase();
+  const server = await startServer(adminToken, dataDir, database.url);
   try {
     const agent = await api<{ id: string }>('POST', '/v1/agents', adminToken, {
       name: `bench-${Date.now()}`,
@@ -111,6 +138,7 @@ async function main(): Promise<void> {
     server.kill('SIGTERM');
     await new Promise((done) => server.once('exit', done));
     rmSync(dataDir, { recursive: true, force: true });
+    await database.drop();
   }
 }
 
