@@ -17,13 +17,17 @@ import { CurrentPrincipal, RequestActor } from '../auth/decorators';
 import type { Actor, Principal } from '../common/actor';
 import type { Page, RoomDto, RoomMemberDto } from '../contracts/rest';
 import { CreateRoomDto, ListRoomsQueryDto, PutMemberDto, UpdateRoomDto } from './dto/room.dto';
+import { DirectRoomsService } from './direct-rooms.service';
 import { RoomsService } from './rooms.service';
 
 @ApiTags('rooms')
 @ApiBearerAuth()
 @Controller('v1')
 export class RoomsController {
-  constructor(private readonly rooms: RoomsService) {}
+  constructor(
+    private readonly rooms: RoomsService,
+    private readonly directRooms: DirectRoomsService,
+  ) {}
 
   @Get('rooms')
   list(
@@ -106,7 +110,7 @@ export class RoomsController {
     @RequestActor() actor: Actor,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<RoomDto> {
-    const { room, created } = await this.rooms.openDirect(principal, agentId, actor);
+    const { room, created } = await this.directRooms.openDirect(principal, agentId, actor);
     void reply.status(created ? 201 : 200);
     return room;
   }

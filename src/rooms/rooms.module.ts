@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AgentsModule } from '../agents/agents.module';
+import { DirectRoomsService } from './direct-rooms.service';
 import { RoomsController } from './rooms.controller';
 import { RoomsRepository } from './rooms.repository';
 import { RoomsService } from './rooms.service';
@@ -7,7 +8,7 @@ import { RoomsService } from './rooms.service';
 @Module({
   imports: [AgentsModule],
   controllers: [RoomsController],
-  providers: [RoomsRepository, RoomsService],
+  providers: [RoomsRepository, RoomsService, DirectRoomsService],
   exports: [RoomsRepository, RoomsService],
 })
 export class RoomsModule {}
