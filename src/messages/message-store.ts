@@ -12,7 +12,8 @@ export interface NewMessage {
   roomId: string;
   senderId: string;
   body: string;
-  data: Record<string, unknown> | null;
+  /** `data` as JSON text (serialised once, when its size was checked), or null. */
+  dataJson: string | null;
   replyTo: string | null;
   clientMsgId: string | null;
   /** Admins may post to rooms they are not members of. */
@@ -142,7 +143,7 @@ export class MessageStore {
         accepted.map((m) => m.roomId),
         accepted.map((m) => m.senderId),
         accepted.map((m) => m.body),
-        accepted.map((m) => (m.data === null ? null : JSON.stringify(m.data))),
+        accepted.map((m) => m.dataJson),
         accepted.map((m) => m.replyTo),
         accepted.map((m) => m.clientMsgId),
       ],

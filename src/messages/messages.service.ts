@@ -57,7 +57,7 @@ export class MessagesService {
     input: SendMessageDto,
     originSocketId: string | null = null,
   ): Promise<SendResult> {
-    this.checkSizes(input);
+    const dataJson = this.checkSizes(input);
     if (!UUID_PATTERN.test(roomId)) throw notFound('room');
     let stored: AppendResult;
     try {
@@ -66,7 +66,7 @@ export class MessagesService {
         roomId,
         senderId: principal.agentId,
         body: input.body,
-        data: input.data ?? null,
+        dataJson,
         replyTo: input.replyTo ?? null,
         clientMsgId: input.clientMsgId ?? null,
         bypassMembership: principal.role === 'admin',
@@ -128,7 +128,8 @@ export class MessagesService {
     return { message: toMessageDto(original), duplicate: true };
   }
 
-  private checkSizes(input: SendMessageDto): void {
+  /** Checks the caps and returns `data` serialised, once: the store inserts that same text. */
+  private checkSizes(input: SendMessageDto): string | null {
     const bodyBytes = Buffer.byteLength(input.body, 'utf8');
     if (bodyBytes > this.config.maxMessageBytes) {
       throw new AppError(
@@ -136,12 +137,11 @@ export class MessagesService {
         `body is ${bodyBytes} bytes; the limit is ${this.config.maxMessageBytes}`,
       );
     }
-    if (
-      input.data !== undefined &&
-      Buffer.byteLength(JSON.stringify(input.data), 'utf8') > MAX_DATA_BYTES
-    ) {
+    const dataJson = input.data === undefined ? null : JSON.stringify(input.data);
+    if (dataJson !== null && Buffer.byteLength(dataJson, 'utf8') > MAX_DATA_BYTES) {
       throw new AppError('payload_too_large', `data is larger than ${MAX_DATA_BYTES} bytes`);
     }
+    return dataJson;
   }
 
   private async recoverFromInsertError(

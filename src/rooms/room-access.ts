@@ -16,9 +16,6 @@ export const roomAccess = {
       (room.visibility === 'public' && room.kind === 'group')
     );
   },
-  canSend(principal: Principal, member: RoomMemberEntity | null): boolean {
-    return principal.role === 'admin' || member !== null;
-  },
   /** Rename, change topic or visibility, archive, add and remove members. */
   canManage(principal: Principal, member: RoomMemberEntity | null): boolean {
     return principal.role === 'admin' || member?.role === 'owner';

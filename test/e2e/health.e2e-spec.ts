@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { EmbeddedPostgres } from '../../src/database/embedded-postgres';
-import { freePort } from '../support/free-port';
+import { freePort } from '../../src/common/free-port';
 import { Http, HttpResult } from '../support/http';
 import { bootTestApp, TestApp } from '../support/test-app';
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { EmbeddedPostgres } from '../../src/database/embedded-postgres';
 import { createAgent, TestAgent } from '../factories/agents';
-import { freePort } from '../support/free-port';
+import { freePort } from '../../src/common/free-port';
 import { Http } from '../support/http';
 import {
   ClientSocket,

@@ -1,6 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { generateApiToken } from '../../src/auth/api-token';
-import { freePort } from './free-port';
+import { freePort } from '../../src/common/free-port';
 import { PROJECT_ROOT } from './run-process';
 import { TEST_JWT_SECRET } from './test-app';
 

@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 
-/** A loopback TCP port that was free a moment ago (for servers that must keep one port). */
+/** A loopback TCP port that was free a moment ago (embedded PostgreSQL, test servers). */
 export function freePort(): Promise<number> {
   return new Promise((done, fail) => {
     const server = createServer();
