@@ -1,6 +1,18 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Client } from 'pg';
 import { freePort } from '../common/free-port';
@@ -163,9 +175,43 @@ function binary(name: 'initdb' | 'postgres'): string {
       `${pkg} is not installed: embedded PostgreSQL is not available on this platform; set DATABASE_URL`,
     );
   }
-  const path = join(root, 'native', 'bin', name);
+  const path = join(reachableNative(join(root, 'native')), 'bin', name);
   chmodSync(path, 0o755);
   return path;
+}
+
+/**
+ * As root, PostgreSQL runs as the `postgres` user, which must be able to reach its binaries. A
+ * checkout inside a private folder (mode 0700, e.g. one made by mktemp -d) hides them: then the
+ * binaries are copied once to a world-readable folder under the system temp dir and run from there.
+ */
+function reachableNative(native: string): string {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0 || traversableByOthers(native))
+    return native;
+  const version =
+    readFileSync(join(native, '..', 'package.json'), 'utf8').match(/"version":\s*"([^"]+)"/)?.[1] ??
+    'unknown';
+  const target = join(
+    tmpdir(),
+    `agenthub-embedded-pg-${process.platform}-${process.arch}-${version}`,
+  );
+  if (existsSync(join(target, 'bin', 'postgres'))) return target;
+  const staging = `${target}.${process.pid}`;
+  cpSync(native, staging, { recursive: true, verbatimSymlinks: true });
+  chmodSync(staging, 0o755);
+  try {
+    renameSync(staging, target);
+  } catch {
+    rmSync(staging, { recursive: true, force: true }); // another process got there first
+  }
+  return target;
+}
+
+function traversableByOthers(path: string): boolean {
+  for (let dir = resolve(path); ; dir = dirname(dir)) {
+    if ((statSync(dir).mode & 0o001) === 0) return false;
+    if (dirname(dir) === dir) return true;
+  }
 }
 
 /** PostgreSQL refuses to run as root: run it as the `postgres` system user, creating it if needed. */
