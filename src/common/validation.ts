@@ -1,4 +1,5 @@
 import { ArgumentMetadata, ValidationError, ValidationPipe } from '@nestjs/common';
+import { compiledCheck } from './compiled-validation';
 import { AppError } from './errors';
 import { findUnsafeKey } from './safe-json';
 
@@ -30,7 +31,8 @@ export function validationFailed(errors: ValidationError[]): AppError {
 export class SafeValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     if (metadata.type === 'custom') return value; // @ConnectedSocket(), @CurrentPrincipal(), ...
-    if (metadata.type === 'body' && metadata.metatype && metadata.metatype !== Object) {
+    const dto = metadata.type === 'body' && metadata.metatype !== Object ? metadata.metatype : null;
+    if (dto) {
       // No body at all (e.g. PUT with nothing to say) is an empty object: the DTO decides.
       if (value === undefined) value = {};
       if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -43,6 +45,10 @@ export class SafeValidationPipe extends ValidationPipe {
         { field: unsafe, problems: ['forbidden key'] },
       ]);
     }
+    // Valid payloads of flat DTOs skip class-transformer and class-validator (per-message cost);
+    // anything else, and every invalid payload, takes their path and gets their error details.
+    if (dto && compiledCheck(dto)?.(value as Record<string, unknown>))
+      return Object.assign(new (dto as new () => object)(), value);
     return (await super.transform(value, metadata)) as unknown;
   }
 }
