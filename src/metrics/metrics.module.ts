@@ -3,14 +3,15 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import {
   makeCounterProvider,
   makeGaugeProvider,
+  getToken,
   makeHistogramProvider,
-  makeSummaryProvider,
   PrometheusController,
   PrometheusModule,
 } from '@willsoto/nestjs-prometheus';
-import { collectDefaultMetrics, register } from 'prom-client';
+import { collectDefaultMetrics, register, Summary } from 'prom-client';
 import { Public } from '../auth/decorators';
 import { METRIC } from './metric-names';
+import { WindowedSummary } from './windowed-summary';
 
 /** `/metrics` is for the scraper, like the probes: no credentials (runbook "Key Metrics"). */
 @ApiExcludeController()
@@ -32,13 +33,19 @@ const metricProviders = [
     help: 'Active WebSocket (socket.io) connections on this node',
   }),
   makeCounterProvider({ name: METRIC.messagesSent, help: 'Messages stored and acknowledged' }),
-  makeSummaryProvider({
-    name: METRIC.sendLatencySummary,
-    help: 'Message send latency from receipt to ack, in seconds (quantiles over the last 10 minutes)',
-    percentiles: [0.5, 0.9, 0.99],
-    maxAgeSeconds: 600,
-    ageBuckets: 5,
-  }),
+  {
+    provide: getToken(METRIC.sendLatencySummary),
+    // prom-client's registry is process-wide: a second app in the same process (tests) reuses it.
+    useFactory: (): Summary =>
+      (register.getSingleMetric(METRIC.sendLatencySummary) as Summary | undefined) ??
+      new WindowedSummary({
+        name: METRIC.sendLatencySummary,
+        help: 'Message send latency from receipt to ack, in seconds (quantiles over the last 10 minutes)',
+        percentiles: [0.5, 0.9, 0.99],
+        maxAgeSeconds: 600,
+        ageBuckets: 5,
+      }),
+  },
   makeHistogramProvider({
     name: METRIC.sendLatencyHistogram,
     help: 'Message send latency from receipt to ack, in seconds (aggregatable across nodes)',
