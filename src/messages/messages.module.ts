@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { RoomsModule } from '../rooms/rooms.module';
+import { InDoubtMessages } from './in-doubt-messages';
 import { MessageMetrics } from './message-metrics';
 import { MessageStore } from './message-store';
 import { MessageWriter } from './message-writer';
@@ -10,7 +11,14 @@ import { MessagesService } from './messages.service';
 @Module({
   imports: [RoomsModule],
   controllers: [MessagesController],
-  providers: [MessagesRepository, MessageStore, MessageWriter, MessagesService, MessageMetrics],
+  providers: [
+    MessagesRepository,
+    MessageStore,
+    MessageWriter,
+    InDoubtMessages,
+    MessagesService,
+    MessageMetrics,
+  ],
   exports: [MessagesService, MessageMetrics, MessageWriter],
 })
 export class MessagesModule {}

@@ -38,6 +38,10 @@ const BY_CLIENT_MSG_ID: QueryConfig = {
   name: 'agenthub_message_by_client_msg_id',
   text: `SELECT ${COLUMNS} FROM messages WHERE sender_id = $1 AND client_msg_id = $2`,
 };
+const BY_IDS: QueryConfig = {
+  name: 'agenthub_messages_by_ids',
+  text: `SELECT ${COLUMNS} FROM messages WHERE id = ANY($1::uuid[])`,
+};
 const AFTER: QueryConfig = {
   name: 'agenthub_messages_after',
   text: `SELECT ${COLUMNS} FROM messages
@@ -63,6 +67,10 @@ export class MessagesRepository {
   async findByClientMsgId(senderId: string, clientMsgId: string): Promise<MessageEntity | null> {
     const rows = await queryRows<MessageRow>(this.pool, BY_CLIENT_MSG_ID, [senderId, clientMsgId]);
     return rows[0] ? toEntity(rows[0]) : null;
+  }
+
+  async findByIds(ids: string[]): Promise<MessageEntity[]> {
+    return (await queryRows<MessageRow>(this.pool, BY_IDS, [ids])).map(toEntity);
   }
 
   /** Messages with seq > after (and < before), oldest first; one extra row tells hasMore. */

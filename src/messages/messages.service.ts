@@ -4,6 +4,7 @@ import type { Principal } from '../common/actor';
 import {
   AppError,
   forbidden,
+  isDatabaseUnavailable,
   notFound,
   pgConstraint,
   pgErrorCode,
@@ -18,16 +19,12 @@ import { MAX_DATA_BYTES, type HistoryQueryDto, type SendMessageDto } from './dto
 import type { MessageEntity } from './message.entity';
 import { toMessageDto } from './messages.mapper';
 import type { AppendRefusal, AppendResult } from './message-store';
+import { InDoubtMessages } from './in-doubt-messages';
+import { MESSAGE_CREATED, type MessageCreatedEvent } from './message-events';
 import { MessageWriter } from './message-writer';
 import { MessagesRepository } from './messages.repository';
 
-export const MESSAGE_CREATED = 'message.created';
-
-/** Emitted after commit; the gateway fans it out to subscribed sockets except `originSocketId`. */
-export interface MessageCreatedEvent {
-  message: MessageDto;
-  originSocketId: string | null;
-}
+export { MESSAGE_CREATED, type MessageCreatedEvent } from './message-events';
 
 export interface SendResult {
   message: MessageDto;
@@ -45,6 +42,7 @@ export class MessagesService {
     private readonly writer: MessageWriter,
     private readonly rooms: RoomsService,
     private readonly events: EventEmitter2,
+    private readonly inDoubt: InDoubtMessages,
   ) {}
 
   /**
@@ -59,10 +57,11 @@ export class MessagesService {
   ): Promise<SendResult> {
     const dataJson = this.checkSizes(input);
     if (!UUID_PATTERN.test(roomId)) throw notFound('room');
+    const id = uuidv7();
     let stored: AppendResult;
     try {
       stored = await this.writer.write({
-        id: uuidv7(),
+        id,
         roomId,
         senderId: principal.agentId,
         body: input.body,
@@ -72,6 +71,7 @@ export class MessagesService {
         bypassMembership: principal.role === 'admin',
       });
     } catch (error) {
+      if (isDatabaseUnavailable(error)) this.inDoubt.track(id);
       return this.recoverFromInsertError(error, principal, roomId, input);
     }
     if (typeof stored === 'string') {

@@ -119,4 +119,52 @@ describe('group commit of concurrent sends', () => {
     const history = await http.get(`/v1/rooms/${roomId}/messages`, members[0].jwt);
     expect(history.body.items).toHaveLength(1);
   });
+
+  it('decides each message of a batch over several rooms on its own', async () => {
+    const newRoom = async (prefix: string) =>
+      (await http.post('/v1/rooms', { name: `${prefix}-${Date.now()}` }, members[0].jwt)).body
+        .id as string;
+    const otherRoom = await newRoom('other');
+    const archivedRoom = await newRoom('archived');
+    expect((await http.delete(`/v1/rooms/${archivedRoom}`, members[0].jwt)).status).toBe(200);
+    const first = await request(sockets[0], 'message:send', {
+      roomId,
+      body: 'stored',
+      clientMsgId: 'k-stored',
+    });
+    const send = (payload: Record<string, unknown>) => request(sockets[0], 'message:send', payload);
+
+    const acks = await Promise.all([
+      send({ roomId, body: 'a1' }),
+      send({ roomId: otherRoom, body: 'b1' }),
+      send({ roomId: archivedRoom, body: 'c1' }),
+      send({ roomId, body: 'stored', clientMsgId: 'k-stored' }),
+      send({ roomId, body: 'reply', replyTo: first.message.id }),
+      send({ roomId: otherRoom, body: 'reply elsewhere', replyTo: first.message.id }),
+      send({ roomId, body: 'n', clientMsgId: 'k-new' }),
+      send({ roomId, body: 'n', clientMsgId: 'k-new' }),
+      send({ roomId: '00000000-0000-7000-8000-000000000000', body: 'nowhere' }),
+    ]);
+
+    expect(acks.map((a) => (a.ok ? 'ok' : a.error.code))).toEqual([
+      'ok',
+      'ok',
+      'conflict',
+      'ok',
+      'ok',
+      'validation_failed',
+      'ok',
+      'ok',
+      'not_found',
+    ]);
+    expect(acks[3].message).toEqual(first.message);
+    expect(acks[7].message).toEqual(acks[6].message);
+    expect(acks[4].message.replyTo).toBe(first.message.id);
+    expect(acks[1].message).toMatchObject({ roomId: otherRoom, seq: 1 });
+    expect([acks[0], acks[4], acks[6]].map((a) => a.message.seq).sort()).toEqual([2, 3, 4]);
+    const history = await http.get(`/v1/rooms/${roomId}/messages`, members[0].jwt);
+    expect(history.body.items.map((m: { body: string }) => m.body).sort()).toEqual(
+      ['a1', 'n', 'reply', 'stored'].sort(),
+    );
+  });
 });
