@@ -24,8 +24,6 @@ import { MESSAGE_CREATED, type MessageCreatedEvent } from './message-events';
 import { MessageWriter } from './message-writer';
 import { MessagesRepository } from './messages.repository';
 
-export { MESSAGE_CREATED, type MessageCreatedEvent } from './message-events';
-
 export interface SendResult {
   message: MessageDto;
   /** True when clientMsgId matched an earlier message, which is returned instead. */

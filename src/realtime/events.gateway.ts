@@ -26,11 +26,8 @@ import type {
   RoomJoinResult,
 } from '../contracts/socket-events';
 import { MessageMetrics } from '../messages/message-metrics';
-import {
-  MESSAGE_CREATED,
-  MessageCreatedEvent,
-  MessagesService,
-} from '../messages/messages.service';
+import { MESSAGE_CREATED, type MessageCreatedEvent } from '../messages/message-events';
+import { MessagesService } from '../messages/messages.service';
 import { METRIC } from '../metrics/metric-names';
 import { toRoomDto } from '../rooms/rooms.mapper';
 import type { MemberRemovedEvent } from '../rooms/rooms.service';
