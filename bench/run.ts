@@ -57,6 +57,7 @@ import type {
   RoomDto,
 } from '../src/contracts/rest';
 import { compileBench } from './lib/compile';
+import { serverNodeFlags } from './lib/node-flags';
 import {
   applySchema,
   benchName,
@@ -862,6 +863,8 @@ async function main(): Promise<void> {
   const machine = machineInfo();
   const flags: string[] = [];
   const mainJs = join(ROOT, 'dist', 'src', 'main.js');
+  // AgentHub runs as `npm start` runs it: with package.json's config.nodeFlags.
+  const nodeFlags = serverNodeFlags(ROOT);
   if (!existsSync(mainJs)) throw new Error(`${mainJs} is missing: run \`npm run build\` first`);
   if (!machine.taskset) flags.push('taskset not available: processes are not pinned');
   else if (machine.nproc < 2)
@@ -942,7 +945,7 @@ async function main(): Promise<void> {
     const agenthubPort = await freePort();
     const agenthub = await ManagedServer.start({
       label: 'AgentHub',
-      args: [...profiling('agenthub'), mainJs],
+      args: [...profiling('agenthub'), ...nodeFlags, mainJs],
       cwd: ROOT,
       port: agenthubPort,
       readyPath: '/readyz',

@@ -14,6 +14,7 @@ import { Client } from 'pg';
 import { io, Socket } from 'socket.io-client';
 import { generateApiToken } from '../src/auth/api-token';
 import type { ClientToServerEvents, ServerToClientEvents } from '../src/contracts/socket-events';
+import { serverNodeFlags } from './lib/node-flags';
 
 const SENDS = Number(process.env.SENDS ?? 1000);
 const WARMUP = 100;
@@ -56,7 +57,8 @@ async function startServer(
   dataDir: string,
   databaseUrl: string | undefined,
 ): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['dist/src/main.js'], {
+  // As `npm start` runs it: with package.json's config.nodeFlags.
+  const child = spawn(process.execPath, [...serverNodeFlags(process.cwd()), 'dist/src/main.js'], {
     env: {
       ...process.env,
       ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),

@@ -198,7 +198,9 @@ app_dir=$(stage_field hostWorkdir)
 [ "$(stage_field env.NODE_ENV)" = production ] || die "the runtime stage must set NODE_ENV=production"
 [ "$(stage_field expose)" = '["3000"]' ] || die "the runtime stage must EXPOSE 3000"
 [ "$(stage_field stopSignal)" = SIGTERM ] || die "the runtime stage must STOPSIGNAL SIGTERM"
-[ "$(stage_field cmd)" = '["node","dist/src/main.js"]' ] || die "CMD must be [\"node\", \"dist/src/main.js\"]"
+node_flags=$(node -p "require('./package.json').config.nodeFlags.split(' ').map(f => JSON.stringify(f) + ',').join('')")
+[ "$(stage_field cmd)" = "[\"node\",${node_flags}\"dist/src/main.js\"]" ] ||
+  die "CMD must be [\"node\", <package.json config.nodeFlags>, \"dist/src/main.js\"]"
 grep -q '/healthz' <<<"$(stage_field healthcheck.command)" || die "HEALTHCHECK must probe /healthz"
 [ -f "$app_dir/dist/src/main.js" ] || die "runtime stage has no dist/src/main.js"
 [ -f "$app_dir/dist/src/cli/audit-verify.js" ] || die "runtime stage has no compiled audit CLI"

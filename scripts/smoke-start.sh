@@ -12,12 +12,14 @@ log="$data_dir/server.log"
 trap 'rm -rf "$data_dir"' EXIT
 
 now_ms() { date +%s%3N; }
+# What `npm start` runs: the V8 flags of package.json's config.nodeFlags.
+node_flags=$(node -p "require('./package.json').config.nodeFlags")
 
 start_and_wait() {
   local label=$1 started pid
   started=$(now_ms)
   env -u DATABASE_URL -u REDIS_URL AGENTHUB_DATA_DIR="$data_dir/data" PORT="$port" NODE_ENV=development \
-    node dist/src/main.js >"$log" 2>&1 &
+    node $node_flags dist/src/main.js >"$log" 2>&1 &
   pid=$!
   for _ in $(seq 1 300); do
     if curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
