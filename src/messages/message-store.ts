@@ -51,16 +51,13 @@ type OutcomeRow = [
  * accepted messages with them in input order. A statement is atomic: if it fails, nothing of the
  * batch was stored and its seqs were never taken.
  */
-const APPEND_BATCH: QueryArrayConfig = {
-  name: 'agenthub_append_batch',
-  text: `WITH input AS (
-           SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::jsonb[],
-                                $6::uuid[], $7::text[], $8::boolean[])
-             WITH ORDINALITY AS t(id, room_id, sender_id, body, data, reply_to, client_msg_id,
-                                  bypass, ord)),
+const appendStatement = (name: string, input: string, rooms: string): QueryArrayConfig => ({
+  name,
+  rowMode: 'array',
+  text: `WITH input AS (${input}),
          locked AS MATERIALIZED (
            SELECT r.id, r.archived_at IS NOT NULL AS archived FROM rooms r
-            WHERE r.id = ANY($2::uuid[]) ORDER BY r.id FOR UPDATE),
+            WHERE ${rooms} ORDER BY r.id FOR UPDATE),
          checked AS (
            SELECT i.ord, i.id, i.room_id, i.sender_id, i.client_msg_id,
                   CASE
@@ -99,8 +96,29 @@ const APPEND_BATCH: QueryArrayConfig = {
          SELECT r.verdict, r.first_ord, n.seq, n.data, n.created_at, r.duplicate_id
            FROM ranked r LEFT JOIN inserted n ON n.id = r.id
           ORDER BY r.ord`,
-  rowMode: 'array',
-};
+});
+
+/** A batch: one array per column ($1..$8), unnested in input order. */
+const APPEND_BATCH = appendStatement(
+  'agenthub_append_batch',
+  `SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::jsonb[],
+                       $6::uuid[], $7::text[], $8::boolean[])
+     WITH ORDINALITY AS t(id, room_id, sender_id, body, data, reply_to, client_msg_id, bypass, ord)`,
+  'r.id = ANY($2::uuid[])',
+);
+
+/**
+ * One message (the usual batch below a few hundred messages per second): the same statement on
+ * scalar parameters, which costs the client no array encoding and the server no unnest
+ * (measured on the local PostgreSQL: 73 vs 101 µs of client CPU and 307 vs 661 µs per call).
+ */
+const APPEND_ONE = appendStatement(
+  'agenthub_append_one',
+  `SELECT $1::uuid AS id, $2::uuid AS room_id, $3::uuid AS sender_id, $4::text AS body,
+          $5::jsonb AS data, $6::uuid AS reply_to, $7::text AS client_msg_id,
+          $8::boolean AS bypass, 1::bigint AS ord`,
+  'r.id = $2::uuid',
+);
 
 /**
  * The write path of messages, on the pg pool with a named (prepared) statement — it runs for
@@ -127,19 +145,12 @@ export class MessageStore {
     const client = await this.pool.connect();
     let broken: Error | undefined;
     try {
-      const { rows } = await client.query<OutcomeRow>({
-        ...APPEND_BATCH,
-        values: [
-          batch.map((m) => m.id),
-          batch.map((m) => m.roomId),
-          batch.map((m) => m.senderId),
-          batch.map((m) => m.body),
-          batch.map((m) => m.dataJson),
-          batch.map((m) => m.replyTo),
-          batch.map((m) => m.clientMsgId),
-          batch.map((m) => m.bypassMembership),
-        ],
-      });
+      const params = batch.map(parametersOf);
+      const { rows } = await client.query<OutcomeRow>(
+        params.length === 1
+          ? { ...APPEND_ONE, values: params[0] }
+          : { ...APPEND_BATCH, values: params[0].map((_, c) => params.map((p) => p[c])) },
+      );
       const originals = await this.originals(rows);
       return rows.map((row, i): AppendResult => {
         const [verdict, firstOrd, , , , duplicateId] = row;
@@ -165,6 +176,20 @@ export class MessageStore {
     if (ids.length === 0) return new Map();
     return new Map((await this.messages.findByIds(ids)).map((m) => [m.id, m]));
   }
+}
+
+/** A message as the append statement's parameters $1..$8. */
+function parametersOf(m: NewMessage): unknown[] {
+  return [
+    m.id,
+    m.roomId,
+    m.senderId,
+    m.body,
+    m.dataJson,
+    m.replyTo,
+    m.clientMsgId,
+    m.bypassMembership,
+  ];
 }
 
 function storedMessage(m: NewMessage, [, , seq, data, createdAt]: OutcomeRow): MessageEntity {
