@@ -17,6 +17,7 @@ import { AuthService } from '../auth/auth.service';
 import type { Actor } from '../common/actor';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { ReadinessState } from '../health/readiness.service';
+import { createValidationPipe } from '../common/validation';
 import { AppError, forbidden } from '../common/errors';
 import type {
   AckResponse,
@@ -42,11 +43,14 @@ import { SocketLimits } from './socket-limits';
 import { SocketSessions } from './socket-sessions';
 import { AgentServer, AgentSocket, channel } from './socket-types';
 import { WsExceptionFilter } from './ws-exception.filter';
+import { directListener } from './direct-events';
 
 /**
  * The socket.io protocol of DESIGN.md. Payloads go through the global SafeValidationPipe like REST
  * bodies; every client event answers through its ack with `{ok:true, ...}` or `{ok:false, error}`
- * (WsExceptionFilter); the handshake is authenticated with the same AuthService as REST.
+ * (WsExceptionFilter); the handshake is authenticated with the same AuthService as REST. The hot
+ * event, `message:send`, is bound per socket outside Nest's pipeline with the same pipe and filter
+ * (direct-events.ts); the others are @SubscribeMessage handlers.
  */
 @WebSocketGateway()
 @UseFilters(WsExceptionFilter)
@@ -55,6 +59,12 @@ export class EventsGateway
 {
   @WebSocketServer() private readonly server: AgentServer;
   private inFlightSends = 0;
+  private readonly onSend = directListener(
+    SocketSendMessageDto,
+    createValidationPipe(),
+    new WsExceptionFilter(),
+    (socket, payload) => this.send(socket, payload),
+  );
 
   constructor(
     private readonly auth: AuthService,
@@ -82,6 +92,7 @@ export class EventsGateway
 
   async handleConnection(socket: AgentSocket): Promise<void> {
     const { principal } = socket.data;
+    socket.on('message:send', this.onSend);
     this.connections.inc();
     this.socketLimits.attach(socket, () => this.actor(socket));
     await socket.join([
@@ -141,10 +152,10 @@ export class EventsGateway
     return { ok: true };
   }
 
-  @SubscribeMessage('message:send')
+  /** `message:send`, bound in handleConnection outside Nest's pipeline (direct-events.ts). */
   async send(
-    @ConnectedSocket() socket: AgentSocket,
-    @MessageBody() payload: SocketSendMessageDto,
+    socket: AgentSocket,
+    payload: SocketSendMessageDto,
   ): Promise<AckResponse<MessageSendResult>> {
     const started = process.hrtime.bigint();
     if (this.readiness.isDraining)

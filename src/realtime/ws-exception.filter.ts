@@ -14,15 +14,17 @@ export class WsExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('WsExceptionFilter');
 
   catch(exception: unknown, host: ArgumentsHost): void {
-    const error = this.toError(exception);
     const ack = host
       .getArgs()
       .find((arg): arg is (response: unknown) => void => typeof arg === 'function');
-    if (ack) {
-      ack({ ok: false, error });
-      return;
-    }
-    host.switchToWs().getClient<Socket>().emit('error', error);
+    this.answer(exception, host.switchToWs().getClient<Socket>(), ack);
+  }
+
+  /** The same answer for handlers bound outside Nest's pipeline (direct-events.ts). */
+  answer(exception: unknown, socket: Socket, ack?: (response: unknown) => void): void {
+    const error = this.toError(exception);
+    if (ack) ack({ ok: false, error });
+    else socket.emit('error', error);
   }
 
   private toError(exception: unknown): WsError {

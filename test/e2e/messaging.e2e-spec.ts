@@ -275,6 +275,45 @@ describe('messaging over socket.io and REST', () => {
     expect({}.constructor.prototype).not.toHaveProperty('polluted');
   });
 
+  it('answers message:send like every other event: field details, no ack, odd argument lists', async () => {
+    // message:send is bound outside Nest's pipeline (src/realtime/direct-events.ts); these are
+    // the cases where that binding could drift from a @SubscribeMessage handler's answers.
+    const a = await connectSocket(t.url, alice.jwt);
+    await request(a, 'room:join', { roomId });
+    const unknownField = await request(a, 'message:send', { roomId, body: 'x', extra: 1 });
+    expect(unknownField).toMatchObject({
+      ok: false,
+      error: { code: 'validation_failed', details: [{ field: 'extra' }] },
+    });
+    const badRoomJoin = await request(a, 'room:join', { roomId, extra: 1 });
+    expect(badRoomJoin.error.details).toEqual(unknownField.error.details);
+
+    const withoutPayload = await (a as any).timeout(5000).emitWithAck('message:send');
+    expect(withoutPayload).toMatchObject({ ok: false, error: { code: 'validation_failed' } });
+    const twoPayloads = await (a as any)
+      .timeout(5000)
+      .emitWithAck('message:send', { roomId, body: 'x' }, { roomId, body: 'y' });
+    expect(twoPayloads).toMatchObject({
+      ok: false,
+      error: { code: 'validation_failed', message: 'payload must be a JSON object' },
+    });
+
+    // Without an ack a failure arrives as an `error` event, and a valid send is still stored.
+    const errors = collect(a, 'error');
+    (a as any).emit('message:send', { roomId, body: '' });
+    await waitFor(() => errors.length === 1, 5000, 'the error event');
+    expect(errors[0]).toMatchObject({ code: 'validation_failed' });
+    (a as any).emit('message:send', { roomId, body: 'no ack wanted' });
+    await waitFor(
+      async () =>
+        (await http.get(`/v1/rooms/${roomId}/messages`, alice.jwt)).body.items.length === 1,
+      5000,
+      'the ack-less message to be stored',
+    );
+    expect(errors).toHaveLength(1);
+    expect((await request(a, 'message:send', { roomId, body: 'still alive' })).ok).toBe(true);
+  });
+
   it('refuses sends to an archived room with conflict', async () => {
     const a = await connectSocket(t.url, alice.jwt);
     await request(a, 'room:join', { roomId });
