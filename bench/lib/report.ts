@@ -2,6 +2,11 @@
 import type { BenchResults, ConnectionPhase, PhaseRecord, SummaryRow, SweepPhase } from '../run';
 import type { HttpResult, StepResult } from './protocol';
 
+/** The CPU phase's rates; results written before there were several carry one `cpuRate`. */
+export function cpuRatesOf(options: BenchResults['options']): number[] {
+  return options.cpuRates ?? [(options as { cpuRate?: number }).cpuRate ?? 200];
+}
+
 const LABEL = { agenthub: 'AgentHub', baseline: 'baseline', raw: 'raw socket.io' } as const;
 
 function value(number: number | null): string {
@@ -98,16 +103,17 @@ export function renderMarkdown(results: BenchResults): string {
     out.push(
       '## CPU per delivered message',
       '',
-      `${options.cpuRate} msg/s to ${options.cpuSubscribers} subscribers for ${options.cpuDurationMs} ms after ${options.cpuWarmupMs} ms warm-up; ` +
-        'CPU = utime + stime from /proc of the server process (and of the PostgreSQL process tree).',
+      `${cpuRatesOf(options).join(' and ')} msg/s to ${options.cpuSubscribers} subscribers for ${options.cpuDurationMs} ms after ${options.cpuWarmupMs} ms warm-up; ` +
+        'CPU = utime + stime from /proc of the server process (and of the PostgreSQL process tree). ' +
+        'The baseline runs at the first rate only.',
       '',
-      '| round | server | deliveries | server CPU ms (kernel) | µs / delivery | PostgreSQL µs / delivery | p99 ms | verdict |',
-      '|---:|---|---:|---:|---:|---:|---:|---|',
+      '| round | msg/s | server | deliveries | server CPU ms (kernel) | µs / delivery | PostgreSQL µs / delivery | p99 ms | verdict |',
+      '|---:|---:|---|---:|---:|---:|---:|---:|---|',
     );
     for (const record of cpu) {
       const step = record.data;
       out.push(
-        `| ${record.round} | ${LABEL[record.server]} | ${step.cpu?.deliveries ?? '–'} | ${step.cpu ? `${step.cpu.serverCpuMs} (${step.cpu.serverSystemMs})` : '–'} | ` +
+        `| ${record.round} | ${step.rate} | ${LABEL[record.server]} | ${step.cpu?.deliveries ?? '–'} | ${step.cpu ? `${step.cpu.serverCpuMs} (${step.cpu.serverSystemMs})` : '–'} | ` +
           `${step.cpu?.serverUsPerDelivery ?? '–'} | ${step.cpu?.dbUsPerDelivery ?? '–'} | ${step.latency.p99Ms} | ${step.verdict} |`,
       );
     }
