@@ -4,7 +4,8 @@
  * stored before it is delivered needs at least one round trip; raw socket.io has none.
  *
  *   npm run bench:floor                          # embedded PostgreSQL, or DATABASE_URL when set
- *   npx ts-node --transpile-only bench/pg-floor.ts --rate=200 --window=3000 --rounds=6
+ *   npx ts-node --transpile-only bench/pg-floor.ts --rate=200 --window=3000 --rounds=8 --warmup=8000
+ *   npx ts-node --transpile-only bench/pg-floor.ts --only=append      # timer and append only
  *
  * One process, pinned to core 1 like the servers, runs these operations `rate` times a second
  * from a timer, in turn (window by window, round after round, so machine noise hits each alike),
@@ -36,7 +37,8 @@ function flag(name: string, fallback: number): number {
 
 const rate = flag('rate', 200);
 const windowMs = flag('window', 3000);
-const rounds = flag('rounds', 6);
+const rounds = flag('rounds', 8);
+const warmupMs = flag('warmup', 8000);
 
 function cpuMicros(): number {
   const usage = process.cpuUsage();
@@ -114,12 +116,14 @@ async function main(): Promise<void> {
           },
         ]),
     };
-    const names = Object.keys(operations);
+    const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+    const names = only ? only.split(',') : Object.keys(operations);
+    if (!names.includes('timer')) names.unshift('timer');
     console.log(
-      `${rate} operations/s, ${windowMs} ms windows, ${rounds} rounds, ` +
+      `${rate} operations/s, ${warmupMs} ms warm-up each, ${windowMs} ms windows, ${rounds} rounds, ` +
         `${pinned ? `pinned to core ${SERVER_CORE}` : 'not pinned'}, PostgreSQL ${databases.mode}`,
     );
-    for (const name of names) await measure(operations[name], windowMs); // warm-up
+    for (const name of names) await measure(operations[name], warmupMs); // V8 compiles meanwhile
     const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
     for (let round = 0; round < rounds; round += 1)
       for (const name of names) samples[name].push(await measure(operations[name], windowMs));
