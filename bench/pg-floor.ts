@@ -12,15 +12,20 @@
  * and reports the median CPU (utime + stime) per operation:
  *   - timer:  nothing; the timer's wake-up alone, the part any server pays per event anyway;
  *   - select: a bare pg Client running a prepared one-row SELECT: the least a round trip costs;
- *   - append: AgentHub's own write (MessageStore.appendBatch of one message, on a pg Pool with
- *             AgentHub's pool options): what the hub pays per message at low load.
- * Each is also given minus `timer`, which is the round trip's own cost.
+ *   - insert: a bare Client running a prepared INSERT … RETURNING, committed (a write waits for
+ *             its WAL flush: the process sleeps longer and wakes colder than for a read);
+ *   - insert-async: the same with synchronous_commit=off, only to show what the flush wait costs
+ *             (AgentHub never does this: an ack promises the message is durable);
+ *   - append-client: AgentHub's write (MessageStore.appendBatch of one message) on one Client;
+ *   - append: the same on a pg Pool with AgentHub's pool options: what the hub pays per message
+ *             at low load.
+ * Each is also given minus `timer`, which is the round trip's own cost. `--only=a,b` picks some.
  */
 import { Client, Pool, type PoolConfig } from 'pg';
 import type { DataSource } from 'typeorm';
 import { uuidv7 } from '../src/common/uuid';
 import { dataSourceOptions } from '../src/database/data-source-options';
-import { MessageStore } from '../src/messages/message-store';
+import { MessageStore, type NewMessage } from '../src/messages/message-store';
 import type { MessagesRepository } from '../src/messages/messages.repository';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -76,6 +81,7 @@ async function main(): Promise<void> {
   const databases = await startDatabases(tempDir);
   const url = databases.agenthubUrl;
   const client = new Client({ connectionString: url });
+  const asyncClient = new Client({ connectionString: url, options: '-c synchronous_commit=off' });
   const pool = new Pool({
     connectionString: url,
     ...(dataSourceOptions(url).extra as PoolConfig),
@@ -83,6 +89,7 @@ async function main(): Promise<void> {
   try {
     await applySchema(url);
     await client.connect();
+    await asyncClient.connect();
     const [agentId, roomId] = [uuidv7(), uuidv7()];
     await client.query(`INSERT INTO agents (id, name) VALUES ($1, 'floor-agent')`, [agentId]);
     await client.query(
@@ -94,30 +101,45 @@ async function main(): Promise<void> {
       [roomId, agentId],
     );
     // The store reads only the pool from the DataSource, and the repository only for resends.
-    const store = new MessageStore(
-      { driver: { master: pool } } as unknown as DataSource,
-      {} as MessagesRepository,
-    );
+    const storeOn = (master: unknown): MessageStore =>
+      new MessageStore({ driver: { master } } as unknown as DataSource, {} as MessagesRepository);
+    const store = storeOn(pool);
+    // A "pool" that always hands out the same connection and never takes it back.
+    const clientStore = storeOn({
+      connect: () => Promise.resolve(Object.assign(client, { release: () => undefined })),
+    });
+    const message = (): NewMessage => ({
+      id: uuidv7(),
+      roomId,
+      senderId: agentId,
+      body: 'a message of about the benchmark body size, 64 bytes long......',
+      dataJson: null,
+      replyTo: null,
+      clientMsgId: null,
+      bypassMembership: false,
+    });
     const select = { name: 'floor_select', text: 'SELECT $1::uuid AS id, now() AS at' };
+    const insert = {
+      name: 'floor_insert',
+      text: `INSERT INTO messages (id, room_id, seq, sender_id, body) VALUES ($1, $2, $3, $4, $5)
+             RETURNING id, seq, data, created_at`,
+    };
+    // Seqs far above what the appends take (they claim from rooms.last_seq).
+    let seq = 1_000_000_000;
+    const insertOn = (on: Client) => () =>
+      on.query({ ...insert, values: [uuidv7(), roomId, (seq += 1), agentId, 'a message body'] });
     const operations: Record<string, () => Promise<unknown>> = {
       timer: () => Promise.resolve(),
       select: () => client.query({ ...select, values: [uuidv7()] }),
-      append: () =>
-        store.appendBatch([
-          {
-            id: uuidv7(),
-            roomId,
-            senderId: agentId,
-            body: 'a message of about the benchmark body size, 64 bytes long......',
-            dataJson: null,
-            replyTo: null,
-            clientMsgId: null,
-            bypassMembership: false,
-          },
-        ]),
+      insert: insertOn(client),
+      'insert-async': insertOn(asyncClient),
+      'append-client': () => clientStore.appendBatch([message()]),
+      append: () => store.appendBatch([message()]),
     };
     const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
     const names = only ? only.split(',') : Object.keys(operations);
+    for (const name of names)
+      if (!(name in operations)) throw new Error(`unknown operation ${name} (--only)`);
     if (!names.includes('timer')) names.unshift('timer');
     console.log(
       `${rate} operations/s, ${warmupMs} ms warm-up each, ${windowMs} ms windows, ${rounds} rounds, ` +
@@ -131,13 +153,14 @@ async function main(): Promise<void> {
     for (const name of names) {
       const value = median(samples[name]);
       console.log(
-        `${name.padEnd(7)} ${value.toFixed(1).padStart(7)} µs CPU per operation` +
+        `${name.padEnd(13)} ${value.toFixed(1).padStart(7)} µs CPU per operation` +
           (name === 'timer' ? '' : `, ${(value - timer).toFixed(1)} µs over the timer`) +
           `   (rounds: ${samples[name].map((v) => v.toFixed(0)).join(' ')})`,
       );
     }
   } finally {
     await client.end().catch(() => undefined);
+    await asyncClient.end().catch(() => undefined);
     await pool.end().catch(() => undefined);
     await databases.stop();
     rmSync(tempDir, { recursive: true, force: true });
