@@ -31,6 +31,7 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applySchema, startDatabases } from './lib/database';
+import { median } from './lib/histogram';
 import { hasCommand, pin } from './lib/proc';
 
 const SERVER_CORE = 1;
@@ -65,12 +66,6 @@ async function measure(op: () => Promise<unknown>, ms: number): Promise<number> 
     }, 1000 / rate);
   });
   return (cpuMicros() - start) / done;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 async function main(): Promise<void> {
@@ -149,9 +144,9 @@ async function main(): Promise<void> {
     const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
     for (let round = 0; round < rounds; round += 1)
       for (const name of names) samples[name].push(await measure(operations[name], windowMs));
-    const timer = median(samples.timer);
+    const timer = median(samples.timer) ?? 0;
     for (const name of names) {
-      const value = median(samples[name]);
+      const value = median(samples[name]) ?? 0;
       console.log(
         `${name.padEnd(13)} ${value.toFixed(1).padStart(7)} µs CPU per operation` +
           (name === 'timer' ? '' : `, ${(value - timer).toFixed(1)} µs over the timer`) +

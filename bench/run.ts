@@ -62,6 +62,7 @@ import type {
 } from '../src/contracts/rest';
 import { compileBench } from './lib/compile';
 import { serverNodeFlags } from './lib/node-flags';
+import { median } from './lib/histogram';
 import {
   applySchema,
   benchName,
@@ -372,13 +373,6 @@ async function rest<T>(
   if (!response.ok)
     throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
   return (await response.json()) as T;
-}
-
-function median(values: number[]): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 function round2(value: number): number {

@@ -63,3 +63,11 @@ export class Histogram {
 function round(value: number): number {
   return Math.round(value * 100) / 100;
 }
+
+/** The median of a few samples (rounds, windows); null when there are none. */
+export function median(values: number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
