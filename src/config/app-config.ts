@@ -28,6 +28,8 @@ export interface AppConfig {
     wsHandshakesPerMinute: number;
   };
   maxMessageBytes: number;
+  /** Group commit: how long dense sends may wait to share a statement (0: never wait). */
+  messageBatchWindowMs: number;
   bodyLimit: number;
   shutdownTimeoutSeconds: number;
   logLevel: string;
@@ -177,6 +179,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       wsHandshakesPerMinute: read.int('RATE_LIMIT_WS_HANDSHAKES', 60, 1, 1_000_000),
     },
     maxMessageBytes: read.int('MAX_MESSAGE_BYTES', 16_384, 1, 65_536),
+    messageBatchWindowMs: read.int('MESSAGE_BATCH_WINDOW_MS', 2, 0, 50),
     bodyLimit: read.int('BODY_LIMIT', 1_048_576, 1024, 104_857_600),
     shutdownTimeoutSeconds: read.int('SHUTDOWN_TIMEOUT', 10, 1, 600),
     logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),

@@ -30,6 +30,7 @@ describe('loadConfig', () => {
       enableHsts: false,
       rateLimits: { restAnon: 100, restAuth: 600, wsEventsPerSecond: 30 },
       maxMessageBytes: 16_384,
+      messageBatchWindowMs: 2,
       bodyLimit: 1_048_576,
       shutdownTimeoutSeconds: 10,
       logLevel: 'info',
@@ -60,6 +61,11 @@ describe('loadConfig', () => {
     ['a PORT out of range', { PORT: '70000' }, 'PORT'],
     ['JWT_TTL=0', { JWT_TTL: '0' }, 'JWT_TTL'],
     ['a negative RATE_LIMIT_REST_ANON', { RATE_LIMIT_REST_ANON: '-1' }, 'RATE_LIMIT_REST_ANON'],
+    [
+      'MESSAGE_BATCH_WINDOW_MS over 50',
+      { MESSAGE_BATCH_WINDOW_MS: '51' },
+      'MESSAGE_BATCH_WINDOW_MS',
+    ],
     ['a mysql DATABASE_URL', { DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
     [
       'an ALLOWED_ORIGINS entry that is not a URL',
