@@ -91,6 +91,8 @@ export function isDatabaseUnavailable(error: unknown): boolean {
       'ECONNRESET',
       'ETIMEDOUT',
       'ENOTFOUND',
+      // A Unix socket whose server is gone (the socket file went with it).
+      'ENOENT',
       '57P01',
       '57P02',
       '57P03',
@@ -103,7 +105,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     return true;
   }
   const message = error instanceof Error ? error.message : '';
-  return /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|Query read timeout|Connection refused|the database system is (starting|shutting) up/i.test(
+  return /Connection terminated|connect (ECONNREFUSED|ENOENT)|timeout exceeded when trying to connect|Query read timeout|Connection refused|the database system is (starting|shutting) up/i.test(
     message,
   );
 }

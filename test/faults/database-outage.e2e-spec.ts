@@ -3,6 +3,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { DataSource } from 'typeorm';
 import { EmbeddedPostgres } from '../../src/database/embedded-postgres';
 import { createAgent, TestAgent } from '../factories/agents';
 import { freePort } from '../../src/common/free-port';
@@ -81,6 +82,14 @@ describe('fault: PostgreSQL outage', () => {
     await t?.close();
     await pg?.stop();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('talks to its embedded PostgreSQL over the Unix socket in the cluster folder', async () => {
+    expect(new URL(pg.url()).hostname).toBe(encodeURIComponent(join(dataDir, 'pg')));
+    const [{ tcp }] = await t.app
+      .get(DataSource)
+      .query<{ tcp: boolean }[]>('SELECT inet_server_addr() IS NOT NULL AS tcp');
+    expect(tcp).toBe(false);
   });
 
   it('refuses sends with `unavailable` within 5 s while PostgreSQL is down, then recovers without a restart', async () => {

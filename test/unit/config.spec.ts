@@ -56,6 +56,11 @@ describe('loadConfig', () => {
     });
   });
 
+  it('accepts a DATABASE_URL over a Unix socket (the host is the socket folder, percent-encoded)', () => {
+    const url = 'postgres://agenthub:pw@%2Fvar%2Frun%2Fpostgresql:5432/agenthub';
+    expect(loadConfig({ DATABASE_URL: url }).databaseUrl).toBe(url);
+  });
+
   it.each<[string, Record<string, string>, string]>([
     ['a non-numeric PORT', { PORT: 'abc' }, 'PORT'],
     ['a PORT out of range', { PORT: '70000' }, 'PORT'],
