@@ -16,9 +16,11 @@
  *             its WAL flush: the process sleeps longer and wakes colder than for a read);
  *   - insert-async: the same with synchronous_commit=off, only to show what the flush wait costs
  *             (AgentHub never does this: an ack promises the message is durable);
- *   - append-client: AgentHub's write (MessageStore.appendBatch of one message) on one Client;
- *   - append: the same on a pg Pool with AgentHub's pool options: what the hub pays per message
- *             at low load.
+ *   - append: AgentHub's write (MessageStore.appendBatch of one message) on the store's own
+ *             connection, opened with AgentHub's pool options: what the hub pays per message at
+ *             low load;
+ *   - append-pool: the same plus a pool checkout and release per operation, which is what the
+ *             hub paid before the store had a connection of its own.
  * Each is also given minus `timer`, which is the round trip's own cost. `--only=a,b` picks some.
  */
 import { Client, Pool, type PoolConfig } from 'pg';
@@ -81,6 +83,12 @@ async function main(): Promise<void> {
     connectionString: url,
     ...(dataSourceOptions(url).extra as PoolConfig),
   });
+  // The store reads only the pool's options from the DataSource, and the repository only for
+  // resends.
+  const store = new MessageStore(
+    { driver: { master: pool } } as unknown as DataSource,
+    {} as MessagesRepository,
+  );
   try {
     await applySchema(url);
     await client.connect();
@@ -95,14 +103,6 @@ async function main(): Promise<void> {
       `INSERT INTO room_members (room_id, agent_id, role) VALUES ($1, $2, 'owner')`,
       [roomId, agentId],
     );
-    // The store reads only the pool from the DataSource, and the repository only for resends.
-    const storeOn = (master: unknown): MessageStore =>
-      new MessageStore({ driver: { master } } as unknown as DataSource, {} as MessagesRepository);
-    const store = storeOn(pool);
-    // A "pool" that always hands out the same connection and never takes it back.
-    const clientStore = storeOn({
-      connect: () => Promise.resolve(Object.assign(client, { release: () => undefined })),
-    });
     const message = (): NewMessage => ({
       id: uuidv7(),
       roomId,
@@ -128,8 +128,11 @@ async function main(): Promise<void> {
       select: () => client.query({ ...select, values: [uuidv7()] }),
       insert: insertOn(client),
       'insert-async': insertOn(asyncClient),
-      'append-client': () => clientStore.appendBatch([message()]),
       append: () => store.appendBatch([message()]),
+      'append-pool': async () => {
+        (await pool.connect()).release();
+        return store.appendBatch([message()]);
+      },
     };
     const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
     const names = only ? only.split(',') : Object.keys(operations);
@@ -156,6 +159,7 @@ async function main(): Promise<void> {
   } finally {
     await client.end().catch(() => undefined);
     await asyncClient.end().catch(() => undefined);
+    await store.onApplicationShutdown();
     await pool.end().catch(() => undefined);
     await databases.stop();
     rmSync(tempDir, { recursive: true, force: true });

@@ -206,6 +206,10 @@ async function lockMessagesTable(url: string): Promise<Client> {
 async function waitForLockWaiters(pg: Client, database: string): Promise<void> {
   const deadline = Date.now() + 5000;
   for (;;) {
+    // `pg` is the locker, inside its transaction: pg_stat_activity would show the snapshot taken
+    // at its first read in that transaction all along (a backend that connects later, such as
+    // the message writer's connection opened by the first send, would never appear).
+    await pg.query('SELECT pg_stat_clear_snapshot()');
     const waiting = await pg.query<{ n: string }>(
       `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'`,
       [database],
