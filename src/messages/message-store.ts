@@ -1,6 +1,6 @@
 import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { Client, type Pool, type QueryArrayConfig } from 'pg';
+import { Client, type PoolConfig, type QueryArrayConfig } from 'pg';
 import { DataSource } from 'typeorm';
 import { isDatabaseUnavailable } from '../common/errors';
 import { pgPool } from '../database/pg-pool';
@@ -134,7 +134,8 @@ const APPEND_ONE = appendStatement(
  */
 @Injectable()
 export class MessageStore implements OnApplicationShutdown {
-  private readonly pool: Pool;
+  /** The pool's options (URL, timeouts, startup options): the writer's connection uses them too. */
+  private readonly options: PoolConfig;
   /** The writer's connection, from the moment it is being opened until it is dropped. */
   private client: Client | undefined;
   private connection: Promise<Client> | undefined;
@@ -145,7 +146,7 @@ export class MessageStore implements OnApplicationShutdown {
     @InjectDataSource() dataSource: DataSource,
     private readonly messages: MessagesRepository,
   ) {
-    this.pool = pgPool(dataSource);
+    this.options = pgPool(dataSource).options;
   }
 
   /**
@@ -194,7 +195,7 @@ export class MessageStore implements OnApplicationShutdown {
 
   private writerConnection(): Promise<Client> {
     if (this.connection) return this.connection;
-    const client = new Client(this.pool.options);
+    const client = new Client(this.options);
     // A connection that fails or is closed while idle (the server restarted) is replaced.
     client.on('error', () => this.drop(client));
     client.on('end', () => this.drop(client));

@@ -43,7 +43,9 @@ export interface WriterStats {
  *   window) are written at once, alone: waiting would cost them latency and the process a timer
  *   wake-up for nothing. Dense sends, at least two expected within the window, wait until the
  *   oldest has waited the window (MESSAGE_BATCH_WINDOW_MS, about 2 ms) or FULL_BATCH rows are
- *   queued: one round trip and one wake-up then carry several messages instead of one each.
+ *   queued: one round trip and one wake-up then carry several messages instead of one each. A
+ *   send that arrives when the oldest has waited half the window takes the batch along at once,
+ *   so under steady load the batch goes in a wake-up a send caused, not one of its own timer.
  * Refusals (room, membership, replyTo, duplicate key) are decided inside the batch; a batch that
  * still fails as a whole (a duplicate key racing another node) is retried message by message, so
  * one bad message never fails the others.
