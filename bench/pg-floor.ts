@@ -20,14 +20,17 @@
  *             connection, opened with AgentHub's pool options: what the hub pays per message at
  *             low load;
  *   - append-pool: the same plus a pool checkout and release per operation, which is what the
- *             hub paid before the store had a connection of its own.
+ *             hub paid before the store had a connection of its own;
+ *   - append-query: AgentHub's one-message statement through pg's Query (a row description per
+ *             call, parameters through pg's writer, every column parsed), as the store ran it
+ *             before callPrepared (src/database/prepared-call.ts).
  * Each is also given minus `timer`, which is the round trip's own cost. `--only=a,b` picks some.
  */
 import { Client, Pool, type PoolConfig } from 'pg';
 import type { DataSource } from 'typeorm';
 import { uuidv7 } from '../src/common/uuid';
 import { dataSourceOptions } from '../src/database/data-source-options';
-import { MessageStore, type NewMessage } from '../src/messages/message-store';
+import { APPEND_ONE, MessageStore, type NewMessage } from '../src/messages/message-store';
 import type { MessagesRepository } from '../src/messages/messages.repository';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -132,6 +135,13 @@ async function main(): Promise<void> {
       'append-pool': async () => {
         (await pool.connect()).release();
         return store.appendBatch([message()]);
+      },
+      'append-query': () => {
+        const m = message();
+        return client.query({
+          ...APPEND_ONE,
+          values: [m.id, m.roomId, m.senderId, m.body, m.dataJson, m.replyTo, m.clientMsgId, false],
+        });
       },
     };
     const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);

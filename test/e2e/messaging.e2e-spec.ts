@@ -55,6 +55,9 @@ describe('messaging over socket.io and REST', () => {
     expect(atBob[0]).toEqual(ack.message);
     await new Promise((done) => setTimeout(done, 100));
     expect(atAlice).toHaveLength(0);
+    // What was delivered live is what history reads back from the row, createdAt to the ms.
+    const history = await http.get(`/v1/rooms/${roomId}/messages`, alice.jwt);
+    expect(history.body.items).toEqual([ack.message]);
   });
 
   it('keeps seq gapless and unique under 50 concurrent sends from two agents', async () => {

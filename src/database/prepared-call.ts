@@ -1,0 +1,141 @@
+import type { Client, Connection, Submittable } from 'pg';
+
+/** A row as PostgreSQL sent it: each column's text, or null. */
+export type TextRow = (string | null)[];
+
+/** A named statement: parsed on a connection by its first call, bound by name afterwards. */
+export interface PreparedStatement {
+  name: string;
+  text: string;
+}
+
+/**
+ * Runs a named prepared statement with text parameters and answers its rows as text, for a
+ * statement that runs once per message. pg's own Query asks for the portal's row description on
+ * every call, builds a parser per column from it and serialises the parameters through its
+ * generic writer; this sends one Bind/Execute/Sync buffer (plus Parse on the connection's first
+ * call) and keeps the columns as they came, so the caller parses only the ones it needs
+ * (`npm run bench:floor`: about 100 µs less client CPU per round trip on a VM at 200 calls/s).
+ *
+ * It goes through the Client's queue like any query (pg-cursor and pg-query-stream do the same):
+ * the Client's query timeout, its error handling and its record of parsed statements apply, and
+ * errors are pg's DatabaseError with code and constraint, as from Client.query.
+ */
+export function callPrepared(
+  client: Client,
+  statement: PreparedStatement,
+  values: readonly (string | null)[],
+): Promise<TextRow[]> {
+  return new Promise((resolve, reject) => {
+    client.query(
+      new PreparedCall(statement, bindExecuteSync(statement.name, values), (error, rows) =>
+        error ? reject(error) : resolve(rows),
+      ),
+    );
+  });
+}
+
+/** What PreparedCall uses of pg's Connection (pg/lib/connection.js) beyond its typings. */
+interface WireConnection extends Connection {
+  parsedStatements: Record<string, string | undefined>;
+  submittedNamedStatements: Record<string, string | undefined>;
+}
+
+type Settle = (error: Error | null, rows: TextRow[]) => void;
+
+const settled: Settle = () => undefined;
+
+/** The protocol of pg's custom queries: the Client calls submit, then one handler per message. */
+class PreparedCall implements Submittable {
+  readonly name: string;
+  readonly text: string;
+  private readonly rows: TextRow[] = [];
+
+  /** The Client wraps this (its query timeout); it is called once, then replaced. */
+  constructor(
+    statement: PreparedStatement,
+    private readonly message: Buffer,
+    public callback: Settle,
+  ) {
+    this.name = statement.name;
+    this.text = statement.text;
+  }
+
+  /** An error returned here is handed to handleError by the Client, on the next tick. */
+  submit(connection: Connection): Error | null {
+    const wire = connection as WireConnection;
+    const { stream } = wire;
+    if (!stream.writable) return new Error('Connection terminated: the socket is closed');
+    if (wire.parsedStatements[this.name] !== undefined) {
+      stream.write(this.message);
+      return null;
+    }
+    // The Client records the statement as parsed on ParseComplete (and forgets it on an error).
+    wire.submittedNamedStatements[this.name] = this.text;
+    stream.cork();
+    try {
+      wire.parse({ name: this.name, text: this.text, types: [] }, true);
+      stream.write(this.message);
+    } finally {
+      stream.uncork();
+    }
+    return null;
+  }
+
+  handleRowDescription(): void {}
+
+  handleDataRow(message: { fields: TextRow }): void {
+    this.rows.push(message.fields);
+  }
+
+  handleCommandComplete(): void {}
+
+  handleEmptyQuery(): void {}
+
+  handlePortalSuspended(): void {}
+
+  /** A server error (ReadyForQuery follows), a lost connection or the query timeout. */
+  handleError(error: Error): void {
+    this.settle(error, []);
+  }
+
+  handleReadyForQuery(): void {
+    this.settle(null, this.rows);
+  }
+
+  private settle(error: Error | null, rows: TextRow[]): void {
+    const callback = this.callback;
+    this.callback = settled;
+    callback(error, rows);
+  }
+}
+
+/**
+ * Bind (unnamed portal, the named statement, every parameter and column as text), Execute (all
+ * rows) and Sync, in one buffer: the frontend messages of PostgreSQL's extended query protocol.
+ */
+export function bindExecuteSync(statement: string, values: readonly (string | null)[]): Buffer {
+  const nameBytes = Buffer.byteLength(statement, 'utf8');
+  const lengths = values.map((value) => (value === null ? -1 : Buffer.byteLength(value, 'utf8')));
+  // type, length, portal "", statement\0, 0 parameter formats, count, parameters, 0 result formats
+  const bindLength =
+    4 + 1 + nameBytes + 1 + 2 + 2 + lengths.reduce((sum, n) => sum + 4 + Math.max(n, 0), 0) + 2;
+  const buffer = Buffer.allocUnsafe(1 + bindLength + EXECUTE_SYNC.length);
+  let at = buffer.writeUInt8(0x42, 0); // 'B'
+  at = buffer.writeInt32BE(bindLength, at);
+  at = buffer.writeUInt8(0, at);
+  at += buffer.write(statement, at, 'utf8');
+  at = buffer.writeUInt8(0, at);
+  at = buffer.writeInt16BE(0, at);
+  at = buffer.writeInt16BE(values.length, at);
+  for (let i = 0; i < values.length; i += 1) {
+    at = buffer.writeInt32BE(lengths[i], at);
+    if (lengths[i] > 0) at += buffer.write(values[i]!, at, 'utf8');
+  }
+  at = buffer.writeInt16BE(0, at);
+  EXECUTE_SYNC.copy(buffer, at);
+  return buffer;
+}
+
+/** Execute the unnamed portal with no row limit ('E'), then Sync ('S'). */
+const EXECUTE_SYNC = Buffer.from([0x45, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0x53, 0, 0, 0, 4]);
