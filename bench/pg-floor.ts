@@ -36,6 +36,7 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applySchema, startDatabases } from './lib/database';
+import { callPrepared } from '../src/database/prepared-call';
 import { median } from './lib/histogram';
 import { hasCommand, pin } from './lib/proc';
 
@@ -135,6 +136,19 @@ async function main(): Promise<void> {
       'append-pool': async () => {
         (await pool.connect()).release();
         return store.appendBatch([message()]);
+      },
+      'append-call': () => {
+        const m = message();
+        return callPrepared(client, APPEND_ONE, [
+          m.id,
+          m.roomId,
+          m.senderId,
+          m.body,
+          m.dataJson,
+          m.replyTo,
+          m.clientMsgId,
+          'false',
+        ]);
       },
       'append-query': () => {
         const m = message();

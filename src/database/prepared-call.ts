@@ -25,11 +25,27 @@ export function callPrepared(
   client: Client,
   statement: PreparedStatement,
   values: readonly (string | null)[],
-): Promise<TextRow[]> {
+): Promise<TextRow[]>;
+/** The same, each row mapped as it arrives (a throwing mapper fails the call). */
+export function callPrepared<Row>(
+  client: Client,
+  statement: PreparedStatement,
+  values: readonly (string | null)[],
+  mapRow: (row: TextRow) => Row,
+): Promise<Row[]>;
+export function callPrepared<Row>(
+  client: Client,
+  statement: PreparedStatement,
+  values: readonly (string | null)[],
+  mapRow?: (row: TextRow) => Row,
+): Promise<(Row | TextRow)[]> {
   return new Promise((resolve, reject) => {
     client.query(
-      new PreparedCall(statement, bindExecuteSync(statement.name, values), (error, rows) =>
-        error ? reject(error) : resolve(rows),
+      new PreparedCall<Row | TextRow>(
+        statement,
+        bindExecuteSync(statement.name, values),
+        mapRow ?? ((row) => row),
+        (error, rows) => (error ? reject(error) : resolve(rows)),
       ),
     );
   });
@@ -41,21 +57,24 @@ interface WireConnection extends Connection {
   submittedNamedStatements: Record<string, string | undefined>;
 }
 
-type Settle = (error: Error | null, rows: TextRow[]) => void;
+type Settle<Row> = (error: Error | null, rows: Row[]) => void;
 
-const settled: Settle = () => undefined;
+const settled = (): void => undefined;
 
 /** The protocol of pg's custom queries: the Client calls submit, then one handler per message. */
-class PreparedCall implements Submittable {
+class PreparedCall<Row> implements Submittable {
   readonly name: string;
   readonly text: string;
-  private readonly rows: TextRow[] = [];
+  private readonly rows: Row[] = [];
+  /** A row the mapper refused: the call fails with it once the server is done. */
+  private mapError: Error | undefined;
 
-  /** The Client wraps this (its query timeout); it is called once, then replaced. */
+  /** The Client wraps `callback` (its query timeout); it is called once, then replaced. */
   constructor(
     statement: PreparedStatement,
     private readonly message: Buffer,
-    public callback: Settle,
+    private readonly mapRow: (row: TextRow) => Row,
+    public callback: Settle<Row>,
   ) {
     this.name = statement.name;
     this.text = statement.text;
@@ -85,7 +104,12 @@ class PreparedCall implements Submittable {
   handleRowDescription(): void {}
 
   handleDataRow(message: { fields: TextRow }): void {
-    this.rows.push(message.fields);
+    if (this.mapError) return;
+    try {
+      this.rows.push(this.mapRow(message.fields));
+    } catch (error) {
+      this.mapError = error instanceof Error ? error : new Error(String(error));
+    }
   }
 
   handleCommandComplete(): void {}
@@ -100,10 +124,11 @@ class PreparedCall implements Submittable {
   }
 
   handleReadyForQuery(): void {
-    this.settle(null, this.rows);
+    if (this.mapError) this.settle(this.mapError, []);
+    else this.settle(null, this.rows);
   }
 
-  private settle(error: Error | null, rows: TextRow[]): void {
+  private settle(error: Error | null, rows: Row[]): void {
     const callback = this.callback;
     this.callback = settled;
     callback(error, rows);

@@ -75,6 +75,24 @@ describe('callPrepared', () => {
     ]);
   });
 
+  it('maps rows as they arrive; a mapper that throws fails the call, not the connection', async () => {
+    const mapped = await callPrepared(client, echo, ['m', null, 'true', '2'], ([t, , , n]) => ({
+      t,
+      n: Number(n),
+    }));
+    expect(mapped).toEqual([
+      { t: 'm', n: 1 },
+      { t: 'm', n: 2 },
+    ]);
+    const refused = callPrepared(client, echo, ['m', null, 'true', '3'], () => {
+      throw new Error('not this row');
+    });
+    await expect(refused).rejects.toThrow('not this row');
+    expect(await callPrepared(client, echo, ['after', null, 'true', '1'])).toEqual([
+      ['after', null, 't', '1'],
+    ]);
+  });
+
   it('a statement that fails to parse is parsed again by the next call', async () => {
     await observer.query('DROP TABLE IF EXISTS later');
     const insert = {
