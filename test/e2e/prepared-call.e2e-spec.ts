@@ -115,9 +115,14 @@ describe('callPrepared', () => {
 
   it('rejects when the server ends the connection, and on a closed one', async () => {
     const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-    const pending = callPrepared(client, { name: 'test_sleep', text: 'SELECT pg_sleep(5)' }, []);
+    // Caught at once: the rejection may come before the observer's answer.
+    const pending = callPrepared(
+      client,
+      { name: 'test_sleep', text: 'SELECT pg_sleep(5)' },
+      [],
+    ).catch((e: unknown) => e);
     await observer.query('SELECT pg_terminate_backend($1)', [rows[0].pid]);
-    const error = await pending.catch((e: unknown) => e);
+    const error = await pending;
     expect(error).toBeInstanceOf(Error);
     expect(['57P01', undefined]).toContain((error as DatabaseError).code);
     await expect(callPrepared(client, echo, ['x', null, 'true', '1'])).rejects.toThrow();
