@@ -30,7 +30,12 @@ import { Client, Pool, type PoolConfig } from 'pg';
 import type { DataSource } from 'typeorm';
 import { uuidv7 } from '../src/common/uuid';
 import { dataSourceOptions } from '../src/database/data-source-options';
-import { APPEND_ONE, MessageStore, type NewMessage } from '../src/messages/message-store';
+import {
+  APPEND_ONE,
+  MessageStore,
+  textParametersOf,
+  type NewMessage,
+} from '../src/messages/message-store';
 import type { MessagesRepository } from '../src/messages/messages.repository';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -137,26 +142,8 @@ async function main(): Promise<void> {
         (await pool.connect()).release();
         return store.appendBatch([message()]);
       },
-      'append-call': () => {
-        const m = message();
-        return callPrepared(client, APPEND_ONE, [
-          m.id,
-          m.roomId,
-          m.senderId,
-          m.body,
-          m.dataJson,
-          m.replyTo,
-          m.clientMsgId,
-          'false',
-        ]);
-      },
-      'append-query': () => {
-        const m = message();
-        return client.query({
-          ...APPEND_ONE,
-          values: [m.id, m.roomId, m.senderId, m.body, m.dataJson, m.replyTo, m.clientMsgId, false],
-        });
-      },
+      'append-call': () => callPrepared(client, APPEND_ONE, textParametersOf(message())),
+      'append-query': () => client.query({ ...APPEND_ONE, values: textParametersOf(message()) }),
     };
     const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
     const names = only ? only.split(',') : Object.keys(operations);

@@ -240,10 +240,10 @@ export class MessageStore implements OnApplicationShutdown {
   }
 }
 
-/** One message as APPEND_ONE's parameters $1..$8, in PostgreSQL's text format. */
 const NO_ORIGINALS: ReadonlyMap<string, MessageEntity> = new Map();
 
-function textParametersOf(m: NewMessage): (string | null)[] {
+/** One message as APPEND_ONE's parameters $1..$8, in PostgreSQL's text format. */
+export function textParametersOf(m: NewMessage): (string | null)[] {
   return [
     m.id,
     m.roomId,
