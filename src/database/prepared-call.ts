@@ -85,18 +85,25 @@ class PreparedCall<Row> implements Submittable {
     const wire = connection as WireConnection;
     const { stream } = wire;
     if (!stream.writable) return new Error('Connection terminated: the socket is closed');
+    const parsed = wire.parsedStatements[this.name] ?? wire.submittedNamedStatements[this.name];
+    if (parsed !== undefined && parsed !== this.text) {
+      // As pg's Query: the server would run the statement parsed under this name before.
+      return new Error(
+        `Prepared statements must be unique - '${this.name}' was used for a different statement`,
+      );
+    }
     if (wire.parsedStatements[this.name] !== undefined) {
       stream.write(this.message);
       return null;
     }
     // The Client records the statement as parsed on ParseComplete (and forgets it on an error).
     wire.submittedNamedStatements[this.name] = this.text;
-    stream.cork();
+    stream.cork?.();
     try {
       wire.parse({ name: this.name, text: this.text, types: [] }, true);
       stream.write(this.message);
     } finally {
-      stream.uncork();
+      stream.uncork?.();
     }
     return null;
   }
@@ -138,6 +145,7 @@ class PreparedCall<Row> implements Submittable {
 /**
  * Bind (unnamed portal, the named statement, every parameter and column as text), Execute (all
  * rows) and Sync, in one buffer: the frontend messages of PostgreSQL's extended query protocol.
+ * Text goes as UTF-8, pg's client_encoding (the hub never changes it).
  */
 export function bindExecuteSync(statement: string, values: readonly (string | null)[]): Buffer {
   const nameBytes = Buffer.byteLength(statement, 'utf8');

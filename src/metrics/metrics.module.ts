@@ -82,6 +82,8 @@ export class MetricsModule implements OnModuleInit {
  * How often the event-loop delay histogram (`nodejs_eventloop_lag_p99_seconds` and friends)
  * samples. prom-client's default, 10 ms, is a timer that wakes an idle hub 100 times a second:
  * on a VM that was a fifth of the hub's wake-ups at 200 msg/s and 8 ms of CPU a second while
- * idle. Any stall longer than 100 ms still lands in the histogram; shorter ones are sampled.
+ * idle. Node records the time between two samples, so those gauges read this interval plus the
+ * lag (0.100 s on an idle hub, as they read 0.010 s before); any stall longer than it still
+ * shows in full. `nodejs_eventloop_lag_seconds`, measured at each scrape, is the lag itself.
  */
 const EVENT_LOOP_SAMPLE_MS = 100;

@@ -93,26 +93,33 @@ describe('MessageStore connection', () => {
     // Hold the room's row lock: the next append waits for it inside PostgreSQL.
     const locker = new Client({ connectionString: database.url });
     await locker.connect();
-    await locker.query('BEGIN');
-    await locker.query('SELECT 1 FROM rooms WHERE id = $1 FOR UPDATE', [roomId]);
-    const pending = store.appendBatch([message('in flight')]);
-    for (let i = 0; i < 100; i += 1) {
-      const { rows } = await observer.query<{ waiting: boolean }>(
-        `SELECT wait_event_type = 'Lock' AS waiting FROM pg_stat_activity WHERE pid = $1`,
-        [writer.pid],
-      );
-      if (rows[0]?.waiting) break;
-      await new Promise((tick) => setTimeout(tick, 20));
-    }
+    let pending: Promise<unknown[] | Error>;
+    let shutdown: Promise<boolean>;
     let closed = false;
-    const shutdown = store.onApplicationShutdown().then(() => (closed = true));
-    await new Promise((settle) => setTimeout(settle, 300));
-    expect(closed).toBe(false); // still waiting for the statement
-    expect(await hubBackends()).toHaveLength(1);
-    await locker.query('COMMIT');
-    await locker.end();
-    const [stored] = await pending;
-    expect((stored as MessageEntity).body).toBe('in flight');
+    try {
+      await locker.query('BEGIN');
+      await locker.query('SELECT 1 FROM rooms WHERE id = $1 FOR UPDATE', [roomId]);
+      // Caught at once: should it fail, it must fail the test here, not as an unhandled rejection.
+      pending = store.appendBatch([message('in flight')]).catch((e: Error) => e);
+      for (let i = 0; i < 100; i += 1) {
+        const { rows } = await observer.query<{ waiting: boolean }>(
+          `SELECT wait_event_type = 'Lock' AS waiting FROM pg_stat_activity WHERE pid = $1`,
+          [writer.pid],
+        );
+        if (rows[0]?.waiting) break;
+        await new Promise((tick) => setTimeout(tick, 20));
+      }
+      shutdown = store.onApplicationShutdown().then(() => (closed = true));
+      await new Promise((settle) => setTimeout(settle, 300));
+      expect(closed).toBe(false); // still waiting for the statement
+      expect(await hubBackends()).toHaveLength(1);
+    } finally {
+      await locker.query('COMMIT').catch(() => undefined);
+      await locker.end();
+    }
+    const outcome = await pending;
+    expect(outcome).not.toBeInstanceOf(Error);
+    expect(((outcome as unknown[])[0] as MessageEntity).body).toBe('in flight');
     await shutdown;
     for (let i = 0; i < 50 && (await hubBackends()).length > 0; i += 1)
       await new Promise((tick) => setTimeout(tick, 20));

@@ -64,6 +64,16 @@ describe('callPrepared', () => {
     expect(viaPg.rows).toEqual([{ t: 'c', j: null, b: true, n: 1 }]);
   });
 
+  it('refuses a name already parsed for another text, as pg does', async () => {
+    await callPrepared(client, echo, ['a', null, 'true', '1']);
+    await expect(callPrepared(client, { name: echo.name, text: 'SELECT 1' }, [])).rejects.toThrow(
+      /Prepared statements must be unique/,
+    );
+    expect(await callPrepared(client, echo, ['b', null, 'true', '1'])).toEqual([
+      ['b', null, 't', '1'],
+    ]);
+  });
+
   it('rejects with pg DatabaseError and its code; the connection stays usable', async () => {
     const error = await callPrepared(client, echo, ['x', '{not json', 'true', '1']).catch(
       (e: unknown) => e,
