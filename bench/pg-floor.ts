@@ -30,12 +30,8 @@ import { Client, Pool, type PoolConfig } from 'pg';
 import type { DataSource } from 'typeorm';
 import { uuidv7 } from '../src/common/uuid';
 import { dataSourceOptions } from '../src/database/data-source-options';
-import {
-  APPEND_ONE,
-  MessageStore,
-  textParametersOf,
-  type NewMessage,
-} from '../src/messages/message-store';
+import { APPEND_ONE, textParametersOf, type NewMessage } from '../src/messages/append-statement';
+import { MessageStore } from '../src/messages/message-store';
 import type { MessagesRepository } from '../src/messages/messages.repository';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

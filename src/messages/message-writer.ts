@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { isDatabaseUnavailable } from '../common/errors';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
-import { AppendResult, MessageStore, NewMessage } from './message-store';
+import type { NewMessage } from './append-statement';
+import { AppendResult, MessageStore } from './message-store';
 
 /** Largest batch one statement carries. */
 const MAX_BATCH = 128;

@@ -3,7 +3,8 @@ import type { DataSource } from 'typeorm';
 import { uuidv7 } from '../../src/common/uuid';
 import { dataSourceOptions } from '../../src/database/data-source-options';
 import type { MessageEntity } from '../../src/messages/message.entity';
-import { MessageStore, type NewMessage } from '../../src/messages/message-store';
+import type { NewMessage } from '../../src/messages/append-statement';
+import { MessageStore } from '../../src/messages/message-store';
 import type { MessagesRepository } from '../../src/messages/messages.repository';
 import { createTestDatabase } from '../support/test-database';
 

@@ -1,5 +1,6 @@
 import type { AppConfig } from '../../src/config/app-config';
-import type { AppendResult, MessageStore, NewMessage } from '../../src/messages/message-store';
+import type { NewMessage } from '../../src/messages/append-statement';
+import type { AppendResult, MessageStore } from '../../src/messages/message-store';
 import type { MessageEntity } from '../../src/messages/message.entity';
 import { MessageWriter } from '../../src/messages/message-writer';
 
