@@ -3,8 +3,14 @@
  * The same handshake (JWT verified with jsonwebtoken) and events as the baseline; a message gets
  * an id, an in-memory per-room seq and a timestamp, is broadcast to the room except the sender
  * and acknowledged. Environment: PORT, JWT_SECRET, HOST (default 127.0.0.1).
+ *
+ * With ROUND_TRIP_SOCKET (the path of bench/echo-server.ts's socket), each message waits for one
+ * round trip to that process before it is broadcast and acknowledged: what a server that stores
+ * first pays on this machine for waiting on another process, without any database work ("raw
+ * socket.io + round trip" in bench/run.ts).
  */
 import { createServer } from 'node:http';
+import { connect } from 'node:net';
 import { Server, type Socket } from 'socket.io';
 import { uuidv7 } from '../src/common/uuid';
 import type { MessageDto } from '../src/contracts/rest';
@@ -30,6 +36,27 @@ const port = Number(process.env.PORT ?? 3200);
 const host = process.env.HOST ?? '127.0.0.1';
 const secret = verificationKey(requiredEnv('JWT_SECRET'));
 const seqs = new Map<string, number>();
+
+/** Deliveries waiting for their echo, oldest first: the echo answers byte for byte, in order. */
+const awaitingEcho: Array<() => void> = [];
+const roundTripPath = process.env.ROUND_TRIP_SOCKET;
+const echo = roundTripPath ? connect(roundTripPath) : undefined;
+const ECHO_BYTE = Buffer.from('x');
+echo?.setNoDelay(true);
+echo?.on('data', (chunk) => {
+  for (let i = 0; i < chunk.length; i += 1) awaitingEcho.shift()?.();
+});
+echo?.on('error', (error) => {
+  console.error(`echo socket: ${error.message}`);
+  process.exit(1);
+});
+
+/** Runs `deliver` now, or after one round trip to the echo process when there is one. */
+function afterRoundTrip(deliver: () => void): void {
+  if (!echo) return deliver();
+  awaitingEcho.push(deliver);
+  echo.write(ECHO_BYTE);
+}
 
 const httpServer = createServer((request, response) => {
   if (request.url === '/healthz') sendJson(response, 200, { status: 'ok' });
@@ -114,8 +141,10 @@ io.on('connection', (socket: RawSocket) => {
       clientMsgId: payload.clientMsgId ?? null,
       createdAt: new Date().toISOString(),
     };
-    socket.to(`room:${payload.roomId}`).emit('message:new', message);
-    ack({ ok: true, message });
+    afterRoundTrip(() => {
+      socket.to(`room:${payload.roomId}`).emit('message:new', message);
+      ack({ ok: true, message });
+    });
   });
 });
 
@@ -124,5 +153,6 @@ httpServer.listen(port, host, () => {
 });
 
 onShutdown(async () => {
+  echo?.destroy();
   await io.close();
 });

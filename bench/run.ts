@@ -21,7 +21,7 @@
  *   --baseline-keyobject  the reference servers verify JWTs with a KeyObject instead of the secret
  *                         string (jsonwebtoken then skips a failing createPublicKey per call)
  *   --raw-sweeps          also sweep the raw socket.io server (the load generator's ceiling)
- *   --profile[=LIST]      start these servers (agenthub,baseline,raw; default agenthub) with
+ *   --profile[=LIST]      start these servers (agenthub,baseline,raw,raw-rt; default agenthub) with
  *                         --cpu-prof; profiles land in <out>/profiles/, read them with
  *                         bench/profile-summary.ts
  *   --heap-snapshots[=LIST]  servers (default agenthub) that write a heap snapshot before and
@@ -31,9 +31,11 @@
  * With DATABASE_URL set, PostgreSQL is that server (two scratch databases named *_bench_*, dropped
  * afterwards); otherwise an embedded cluster in a temporary folder.
  *
- * Processes: PostgreSQL (unpinned), AgentHub, the baseline and a raw socket.io server (all on
- * core 1, idle unless under load), the load generator (core 0), and this runner (core 0, idle
- * while a phase runs). Phases alternate A B A B; only one server receives load at a time.
+ * Processes: PostgreSQL (unpinned), AgentHub, the baseline, a raw socket.io server and a second
+ * one that waits for one round trip to an echo process per message (all on core 1, idle unless
+ * under load; the echo process unpinned, as PostgreSQL), the load generator (core 0), and this
+ * runner (core 0, idle while a phase runs). Phases alternate A B A B; only one server receives
+ * load at a time.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -201,7 +203,8 @@ function profileList(raw: string | undefined): ServerKind[] {
   if (raw === undefined) return [];
   const list = (raw === 'true' ? 'agenthub' : raw).split(',') as ServerKind[];
   for (const kind of list) {
-    if (!['agenthub', 'baseline', 'raw'].includes(kind)) throw new Error(`unknown server ${kind}`);
+    if (!['agenthub', 'baseline', 'raw', 'raw-rt'].includes(kind))
+      throw new Error(`unknown server ${kind}`);
   }
   return list;
 }
@@ -310,9 +313,9 @@ export interface SummaryRow {
   agenthub: number | null;
   baseline: number | null;
   raw: number | null;
-  /** AgentHub / baseline (or / raw for the CPU target). */
+  /** AgentHub / baseline (or / raw for the CPU target, or / raw + round trip beside it). */
   ratio: number | null;
-  ratioOf: 'baseline' | 'raw' | null;
+  ratioOf: 'baseline' | 'raw' | 'raw-rt' | null;
   target: string;
   met: boolean | null;
   /** A caveat, e.g. a fixed-rate phase that a server could not sustain. */
@@ -501,10 +504,10 @@ async function baselineFixture(
   };
 }
 
-function rawFixture(server: ManagedServer, secret: string): Fixture {
+function rawFixture(server: ManagedServer, secret: string, roundTrip = false): Fixture {
   return {
-    kind: 'raw',
-    label: 'raw socket.io',
+    kind: roundTrip ? 'raw-rt' : 'raw',
+    label: roundTrip ? 'raw socket.io + round trip' : 'raw socket.io',
     server,
     publisherToken: signAccessToken(randomUUID(), secret, JWT_TTL_SECONDS),
     subscriberToken: signAccessToken(randomUUID(), secret, JWT_TTL_SECONDS),
@@ -705,7 +708,7 @@ class Bench {
         rate,
         {
           serverPid: fixture.server.pid,
-          dbRootPid: fixture.kind === 'raw' ? undefined : this.databases.postmasterPid,
+          dbRootPid: fixture.kind.startsWith('raw') ? undefined : this.databases.postmasterPid,
         },
         { warmupMs: this.options.cpuWarmupMs, durationMs: this.options.cpuDurationMs },
       );
@@ -787,12 +790,13 @@ function summarise(records: Array<PhaseRecord<unknown>>, options: Options): Summ
     pick: (data: never) => number | undefined,
     target: string,
     check?: (row: SummaryRow) => boolean | null,
-    ratioOf: 'baseline' | 'raw' = 'baseline',
+    ratioOf: 'baseline' | 'raw' | 'raw-rt' = 'baseline',
   ): SummaryRow => {
     const agenthub = median(values('agenthub', phase, pick));
     const baseline = median(values('baseline', phase, pick));
-    const raw = median(values('raw', phase, pick));
-    const denominator = ratioOf === 'raw' ? raw : baseline;
+    // The raw column holds the reference the ratio is against: raw, or raw + round trip.
+    const raw = median(values(ratioOf === 'raw-rt' ? 'raw-rt' : 'raw', phase, pick));
+    const denominator = ratioOf === 'baseline' ? baseline : raw;
     const result: SummaryRow = {
       metric,
       unit,
@@ -841,6 +845,18 @@ function summarise(records: Array<PhaseRecord<unknown>>, options: Options): Summ
           '<= 1.5x raw socket.io',
           (r) => (r.ratio === null ? null : r.ratio <= 1.5),
           'raw',
+        ),
+        note: cpuNote,
+      },
+      {
+        ...row(
+          `server CPU per delivered message (${rate} msg/s), raw column: raw socket.io + one round trip to an echo process`,
+          'µs',
+          'cpu',
+          atRate((step) => step.cpu?.serverUsPerDelivery),
+          '',
+          undefined,
+          'raw-rt',
         ),
         note: cpuNote,
       },
@@ -1051,13 +1067,42 @@ async function main(): Promise<void> {
       env: { ...referenceEnv, PORT: String(rawPort) },
     });
     cleanups.push(() => raw.stop());
-    log(`baseline pid ${baseline.pid}, raw socket.io pid ${raw.pid}`);
+    // A process that answers each byte with itself: the round trip without a database's work.
+    const echoPort = await freePort();
+    const echoSocket = join(tempDir, 'echo.sock');
+    const echo = await ManagedServer.start({
+      label: 'echo',
+      args: [join(distBench, 'echo-server.js')],
+      cwd: ROOT,
+      port: echoPort,
+      readyPath: '/healthz',
+      logFile: join(logDir, 'echo.log'),
+      env: { ...baseEnv, PORT: String(echoPort), SOCKET: echoSocket },
+      core: null,
+    });
+    cleanups.push(() => echo.stop());
+    const rawRtPort = await freePort();
+    const rawRt = await ManagedServer.start({
+      label: 'raw socket.io + round trip',
+      args: [...profiling('raw-rt'), join(distBench, 'raw-socketio-server.js')],
+      cwd: ROOT,
+      port: rawRtPort,
+      readyPath: '/healthz',
+      logFile: join(logDir, 'raw-rt.log'),
+      env: { ...referenceEnv, PORT: String(rawRtPort), ROUND_TRIP_SOCKET: echoSocket },
+    });
+    cleanups.push(() => rawRt.stop());
+    log(
+      `baseline pid ${baseline.pid}, raw socket.io pid ${raw.pid}, ` +
+        `raw socket.io + round trip pid ${rawRt.pid} (echo pid ${echo.pid})`,
+    );
 
     const generator = GeneratorProcess.start(join(distBench, 'load-generator.js'), ROOT);
     cleanups.push(() => generator.stop());
-    const pinned = agenthub.pinned && baseline.pinned && raw.pinned && generator.pinned;
+    const pinned =
+      agenthub.pinned && baseline.pinned && raw.pinned && rawRt.pinned && generator.pinned;
     const pinning = pinned
-      ? `taskset: servers on core 1, load generator and runner on core ${GENERATOR_CORE}; PostgreSQL unpinned`
+      ? `taskset: servers on core 1, load generator and runner on core ${GENERATOR_CORE}; PostgreSQL and the echo process unpinned`
       : 'not pinned';
     if (machine.taskset && !pinned) flags.push('taskset failed for some processes');
 
@@ -1065,6 +1110,7 @@ async function main(): Promise<void> {
       agenthub: await agenthubFixture(agenthub, adminToken, agenthubSql, options),
       baseline: await baselineFixture(baseline, secret, baselineSql, options),
       raw: rawFixture(raw, secret),
+      rawRt: rawFixture(rawRt, secret, true),
     };
     const pair = [fixtures.agenthub, fixtures.baseline];
     const bench = new Bench(options, generator, databases);
@@ -1080,9 +1126,10 @@ async function main(): Promise<void> {
           log(
             `round ${round}: CPU per delivered message at ${rate} msg/s x ${options.cpuSubscribers}`,
           );
+          const references = [fixtures.raw, fixtures.rawRt];
           for (const fixture of i === 0
-            ? [...pair, fixtures.raw]
-            : [fixtures.agenthub, fixtures.raw])
+            ? [...pair, ...references]
+            : [fixtures.agenthub, ...references])
             await bench.record(round, fixture, 'cpu', () => bench.cpu(fixture, rate));
         }
       }

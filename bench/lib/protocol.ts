@@ -1,7 +1,8 @@
 /** Messages between the runner (bench/run.ts) and the load generator (bench/load-generator.ts). */
 import type { Percentiles } from './histogram';
 
-export type ServerKind = 'agenthub' | 'baseline' | 'raw';
+/** `raw-rt`: the raw socket.io server waiting for one round trip to an echo process per message. */
+export type ServerKind = 'agenthub' | 'baseline' | 'raw' | 'raw-rt';
 
 /** A room on one server, with the access tokens of its publisher and subscriber agents. */
 export interface RoomTarget {

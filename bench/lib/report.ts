@@ -7,7 +7,12 @@ export function cpuRatesOf(options: BenchResults['options']): number[] {
   return options.cpuRates ?? [(options as { cpuRate?: number }).cpuRate ?? 200];
 }
 
-const LABEL = { agenthub: 'AgentHub', baseline: 'baseline', raw: 'raw socket.io' } as const;
+const LABEL = {
+  agenthub: 'AgentHub',
+  baseline: 'baseline',
+  raw: 'raw socket.io',
+  'raw-rt': 'raw socket.io + round trip',
+} as const;
 
 function value(number: number | null): string {
   return number === null ? '–' : number.toLocaleString('en-US', { maximumFractionDigits: 2 });
@@ -15,7 +20,8 @@ function value(number: number | null): string {
 
 function ratio(row: SummaryRow): string {
   if (row.ratio === null) return '–';
-  return `${row.ratio.toFixed(2)}x${row.ratioOf === 'raw' ? ' raw' : ''}`;
+  const of = { baseline: '', raw: ' raw', 'raw-rt': ' raw + round trip' };
+  return `${row.ratio.toFixed(2)}x${row.ratioOf ? of[row.ratioOf] : ''}`;
 }
 
 function met(row: SummaryRow): string {
@@ -105,7 +111,9 @@ export function renderMarkdown(results: BenchResults): string {
       '',
       `${cpuRatesOf(options).join(' and ')} msg/s to ${options.cpuSubscribers} subscribers for ${options.cpuDurationMs} ms after ${options.cpuWarmupMs} ms warm-up; ` +
         'CPU = utime + stime from /proc of the server process (and of the PostgreSQL process tree). ' +
-        'The baseline runs at the first rate only.',
+        'The baseline runs at the first rate only. "raw socket.io + round trip" is the raw server ' +
+        'waiting, per message, for one round trip to an echo process that does no work (what ' +
+        'waiting on another process costs, without a database).',
       '',
       '| round | msg/s | server | deliveries | server CPU ms (kernel) | µs / delivery | PostgreSQL µs / delivery | p99 ms | verdict |',
       '|---:|---:|---|---:|---:|---:|---:|---:|---|',

@@ -38,6 +38,8 @@ export interface ServerSpec {
   readyPath: string;
   logFile: string;
   cwd: string;
+  /** The core it is pinned to (default SERVER_CORE); null leaves it unpinned. */
+  core?: number | null;
 }
 
 /** A server process under test, listening on 127.0.0.1; restartable on the same port. */
@@ -95,7 +97,8 @@ export class ManagedServer {
       this.exited = true;
     });
     if (child.pid) {
-      this.pinned = pin(child.pid, SERVER_CORE);
+      const core = this.spec.core === undefined ? SERVER_CORE : this.spec.core;
+      this.pinned = core === null || pin(child.pid, core);
       raiseFdLimit(child.pid, FD_LIMIT);
     }
     const deadline = Date.now() + timeoutMs;
