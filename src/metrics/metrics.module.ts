@@ -10,6 +10,7 @@ import {
 } from '@willsoto/nestjs-prometheus';
 import { collectDefaultMetrics, register, Summary } from 'prom-client';
 import { Public } from '../auth/decorators';
+import { reportLagBeyondInterval } from './event-loop-delay';
 import { METRIC } from './metric-names';
 import { WindowedSummary } from './windowed-summary';
 
@@ -73,8 +74,9 @@ const metricProviders = [
 export class MetricsModule implements OnModuleInit {
   onModuleInit(): void {
     // prom-client's registry is process-wide: register the default metrics once per process.
-    if (!register.getSingleMetric('process_cpu_user_seconds_total'))
-      collectDefaultMetrics({ eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+    if (register.getSingleMetric('process_cpu_user_seconds_total')) return;
+    collectDefaultMetrics({ eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+    reportLagBeyondInterval(register, EVENT_LOOP_SAMPLE_MS);
   }
 }
 
@@ -82,8 +84,7 @@ export class MetricsModule implements OnModuleInit {
  * How often the event-loop delay histogram (`nodejs_eventloop_lag_p99_seconds` and friends)
  * samples. prom-client's default, 10 ms, is a timer that wakes an idle hub 100 times a second:
  * on a VM that was a fifth of the hub's wake-ups at 200 msg/s and 8 ms of CPU a second while
- * idle. Node records the time between two samples, so those gauges read this interval plus the
- * lag (0.100 s on an idle hub, as they read 0.010 s before); any stall longer than it still
- * shows in full. `nodejs_eventloop_lag_seconds`, measured at each scrape, is the lag itself.
+ * idle. Node records the time between two samples; the gauges report that minus this interval,
+ * i.e. the lag (reportLagBeyondInterval). Any stall longer than the interval shows in full.
  */
 const EVENT_LOOP_SAMPLE_MS = 100;
