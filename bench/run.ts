@@ -21,6 +21,8 @@
  *   --baseline-keyobject  the reference servers verify JWTs with a KeyObject instead of the secret
  *                         string (jsonwebtoken then skips a failing createPublicKey per call)
  *   --raw-sweeps          also sweep the raw socket.io server (the load generator's ceiling)
+ *   --round-trip[=false]  run (or not) the CPU phase's raw socket.io + round trip reference
+ *                         (full: on, quick: off)
  *   --profile[=LIST]      start these servers (agenthub,baseline,raw,raw-rt; default agenthub) with
  *                         --cpu-prof; profiles land in <out>/profiles/, read them with
  *                         bench/profile-summary.ts
@@ -119,6 +121,8 @@ export interface Options {
   /** Once per server, before its first CPU step: this many ms at cpuBurstRate, not measured. */
   cpuBurstMs: number;
   cpuBurstRate: number;
+  /** The CPU phase also runs raw socket.io + round trip (an echo process per message). */
+  roundTripReference: boolean;
   restConnections: number;
   restWarmupSeconds: number;
   restSeconds: number;
@@ -175,6 +179,7 @@ const FULL: ModeSettings = {
   // messages at a rate every server sustains get V8's optimised code in place first.
   cpuBurstMs: 5000,
   cpuBurstRate: 500,
+  roundTripReference: true,
   restConnections: 10,
   restWarmupSeconds: 2,
   restSeconds: 10,
@@ -195,6 +200,8 @@ const QUICK: ModeSettings = {
   cpuWarmupMs: 5000,
   cpuDurationMs: 3000,
   cpuBurstMs: 2000,
+  // A reference beside the target, not the target: quick mode keeps its 3-minute budget.
+  roundTripReference: false,
   restWarmupSeconds: 1,
   restSeconds: 4,
 };
@@ -247,6 +254,7 @@ function parseOptions(argv: string[]): Options {
     'raw-sweeps',
     'baseline-keyobject',
     'wait-idle',
+    'round-trip',
   ];
   for (const name of flags.keys())
     if (!known.includes(name)) throw new Error(`unknown option --${name}`);
@@ -259,6 +267,9 @@ function parseOptions(argv: string[]): Options {
     rawSweeps: flags.get('raw-sweeps') === 'true',
     baselineKeyObject: flags.get('baseline-keyobject') === 'true',
     waitIdleSeconds: flags.has('wait-idle') ? int('wait-idle', 0) : 0,
+    roundTripReference: flags.has('round-trip')
+      ? flags.get('round-trip') !== 'false'
+      : base.roundTripReference,
     rounds: int('rounds', base.rounds),
     connections: int('connections', base.connections),
     cpuRates: flags.has('cpu-rates')
@@ -848,18 +859,22 @@ function summarise(records: Array<PhaseRecord<unknown>>, options: Options): Summ
         ),
         note: cpuNote,
       },
-      {
-        ...row(
-          `server CPU per delivered message (${rate} msg/s), raw column: raw socket.io + one round trip to an echo process`,
-          'µs',
-          'cpu',
-          atRate((step) => step.cpu?.serverUsPerDelivery),
-          '',
-          undefined,
-          'raw-rt',
-        ),
-        note: cpuNote,
-      },
+      ...(records.some((record) => record.server === 'raw-rt')
+        ? [
+            {
+              ...row(
+                `server CPU per delivered message (${rate} msg/s), raw column: raw socket.io + one round trip to an echo process`,
+                'µs',
+                'cpu',
+                atRate((step) => step.cpu?.serverUsPerDelivery),
+                '',
+                undefined,
+                'raw-rt',
+              ),
+              note: cpuNote,
+            },
+          ]
+        : []),
       {
         ...row(
           `PostgreSQL CPU per delivered message (same phase, ${rate} msg/s)`,
@@ -1068,39 +1083,45 @@ async function main(): Promise<void> {
     });
     cleanups.push(() => raw.stop());
     // A process that answers each byte with itself: the round trip without a database's work.
-    const echoPort = await freePort();
-    const echoSocket = join(tempDir, 'echo.sock');
-    const echo = await ManagedServer.start({
-      label: 'echo',
-      args: [join(distBench, 'echo-server.js')],
-      cwd: ROOT,
-      port: echoPort,
-      readyPath: '/healthz',
-      logFile: join(logDir, 'echo.log'),
-      env: { ...baseEnv, PORT: String(echoPort), SOCKET: echoSocket },
-      core: null,
-    });
-    cleanups.push(() => echo.stop());
-    const rawRtPort = await freePort();
-    const rawRt = await ManagedServer.start({
-      label: 'raw socket.io + round trip',
-      args: [...profiling('raw-rt'), join(distBench, 'raw-socketio-server.js')],
-      cwd: ROOT,
-      port: rawRtPort,
-      readyPath: '/healthz',
-      logFile: join(logDir, 'raw-rt.log'),
-      env: { ...referenceEnv, PORT: String(rawRtPort), ROUND_TRIP_SOCKET: echoSocket },
-    });
-    cleanups.push(() => rawRt.stop());
-    log(
-      `baseline pid ${baseline.pid}, raw socket.io pid ${raw.pid}, ` +
-        `raw socket.io + round trip pid ${rawRt.pid} (echo pid ${echo.pid})`,
-    );
+    let rawRt: ManagedServer | undefined;
+    if (options.roundTripReference) {
+      const echoPort = await freePort();
+      const echoSocket = join(tempDir, 'echo.sock');
+      const echo = await ManagedServer.start({
+        label: 'echo',
+        args: [join(distBench, 'echo-server.js')],
+        cwd: ROOT,
+        port: echoPort,
+        readyPath: '/healthz',
+        logFile: join(logDir, 'echo.log'),
+        env: { ...baseEnv, PORT: String(echoPort), SOCKET: echoSocket },
+        core: null,
+      });
+      cleanups.push(() => echo.stop());
+      const rawRtPort = await freePort();
+      const reference = await ManagedServer.start({
+        label: 'raw socket.io + round trip',
+        args: [...profiling('raw-rt'), join(distBench, 'raw-socketio-server.js')],
+        cwd: ROOT,
+        port: rawRtPort,
+        readyPath: '/healthz',
+        logFile: join(logDir, 'raw-rt.log'),
+        env: { ...referenceEnv, PORT: String(rawRtPort), ROUND_TRIP_SOCKET: echoSocket },
+      });
+      cleanups.push(() => reference.stop());
+      rawRt = reference;
+      log(`raw socket.io + round trip pid ${reference.pid} (echo pid ${echo.pid})`);
+    }
+    log(`baseline pid ${baseline.pid}, raw socket.io pid ${raw.pid}`);
 
     const generator = GeneratorProcess.start(join(distBench, 'load-generator.js'), ROOT);
     cleanups.push(() => generator.stop());
     const pinned =
-      agenthub.pinned && baseline.pinned && raw.pinned && rawRt.pinned && generator.pinned;
+      agenthub.pinned &&
+      baseline.pinned &&
+      raw.pinned &&
+      (rawRt?.pinned ?? true) &&
+      generator.pinned;
     const pinning = pinned
       ? `taskset: servers on core 1, load generator and runner on core ${GENERATOR_CORE}; PostgreSQL and the echo process unpinned`
       : 'not pinned';
@@ -1110,7 +1131,7 @@ async function main(): Promise<void> {
       agenthub: await agenthubFixture(agenthub, adminToken, agenthubSql, options),
       baseline: await baselineFixture(baseline, secret, baselineSql, options),
       raw: rawFixture(raw, secret),
-      rawRt: rawFixture(rawRt, secret, true),
+      rawRt: rawRt ? rawFixture(rawRt, secret, true) : undefined,
     };
     const pair = [fixtures.agenthub, fixtures.baseline];
     const bench = new Bench(options, generator, databases);
@@ -1126,7 +1147,7 @@ async function main(): Promise<void> {
           log(
             `round ${round}: CPU per delivered message at ${rate} msg/s x ${options.cpuSubscribers}`,
           );
-          const references = [fixtures.raw, fixtures.rawRt];
+          const references = fixtures.rawRt ? [fixtures.raw, fixtures.rawRt] : [fixtures.raw];
           for (const fixture of i === 0
             ? [...pair, ...references]
             : [fixtures.agenthub, ...references])

@@ -111,9 +111,12 @@ export function renderMarkdown(results: BenchResults): string {
       '',
       `${cpuRatesOf(options).join(' and ')} msg/s to ${options.cpuSubscribers} subscribers for ${options.cpuDurationMs} ms after ${options.cpuWarmupMs} ms warm-up; ` +
         'CPU = utime + stime from /proc of the server process (and of the PostgreSQL process tree). ' +
-        'The baseline runs at the first rate only. "raw socket.io + round trip" is the raw server ' +
-        'waiting, per message, for one round trip to an echo process that does no work (what ' +
-        'waiting on another process costs, without a database).',
+        'The baseline runs at the first rate only.' +
+        (cpu.some((record) => record.server === 'raw-rt')
+          ? ' "raw socket.io + round trip" is the raw server waiting, per message, for one round ' +
+            'trip to an echo process that does no work (what waiting on another process costs, ' +
+            'without a database).'
+          : ''),
       '',
       '| round | msg/s | server | deliveries | server CPU ms (kernel) | µs / delivery | PostgreSQL µs / delivery | p99 ms | verdict |',
       '|---:|---:|---|---:|---:|---:|---:|---:|---|',
