@@ -22,9 +22,12 @@ export function reportLagBeyondInterval(registry: Registry, intervalMs: number):
   for (const name of EVENT_LOOP_DELAY_GAUGES) {
     const gauge = registry.getSingleMetric(name) as Gauge | undefined;
     if (!gauge) continue;
-    const set = gauge.set.bind(gauge) as (labels: object, value: number) => void;
-    // prom-client calls set(labels, value); a bare set(value) is taken care of too.
+    const set = gauge.set.bind(gauge) as (labels: object, value?: number) => void;
+    // prom-client calls set(labels, value); a bare set(value) is taken care of too, and a missing
+    // value still gets prom-client's own error.
     gauge.set = (labels: object | number, value?: number): void =>
-      typeof labels === 'number' ? set({}, beyond(labels)) : set(labels, beyond(value ?? 0));
+      typeof labels === 'number'
+        ? set({}, beyond(labels))
+        : set(labels, value === undefined ? undefined : beyond(value));
   }
 }

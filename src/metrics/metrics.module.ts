@@ -85,6 +85,6 @@ export class MetricsModule implements OnModuleInit {
  * samples. prom-client's default, 10 ms, is a timer that wakes an idle hub 100 times a second:
  * on a VM that was a fifth of the hub's wake-ups at 200 msg/s and 8 ms of CPU a second while
  * idle. Node records the time between two samples; the gauges report that minus this interval,
- * i.e. the lag (reportLagBeyondInterval). Any stall longer than the interval shows in full.
+ * i.e. the lag (reportLagBeyondInterval). A stall of S reads between S minus the interval and S.
  */
 const EVENT_LOOP_SAMPLE_MS = 100;

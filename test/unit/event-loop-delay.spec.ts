@@ -44,6 +44,12 @@ describe('event-loop delay gauges (reportLagBeyondInterval)', () => {
       expect(await valueOf(registry, 'nodejs_eventloop_lag_max_seconds')).toBeCloseTo(2, 9);
     });
 
+    it('still refuses a missing value, as prom-client does', () => {
+      const p50 = gauge('nodejs_eventloop_lag_p50_seconds');
+      const setWithoutValue = p50.set as unknown as (labels: object) => void;
+      expect(() => setWithoutValue.call(p50, {})).toThrow(/not a valid number/);
+    });
+
     it('floors at 0 and leaves an empty histogram (NaN) and the spread alone', async () => {
       gauge('nodejs_eventloop_lag_min_seconds').set({}, 0.0998);
       gauge('nodejs_eventloop_lag_mean_seconds').set({}, NaN);
