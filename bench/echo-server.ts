@@ -2,8 +2,9 @@
  * ECHO: a "database" that does no work. It answers every byte it receives on a Unix socket with
  * the same byte, so `raw-socketio-server.ts` with ROUND_TRIP_SOCKET waits for one round trip to
  * another process per message, as a server that stores first must (bench/run.ts: "raw socket.io
- * + round trip"). It runs unpinned, as PostgreSQL does. Environment: SOCKET (the Unix socket's
- * path), PORT (HTTP, for /healthz only), HOST (default 127.0.0.1).
+ * + round trip"). It runs on the load generator's core, where the embedded PostgreSQL runs (both
+ * inherit the runner's). Environment: SOCKET (the Unix socket's path), PORT (HTTP, for /healthz
+ * only), HOST (default 127.0.0.1).
  */
 import { rmSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';

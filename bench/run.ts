@@ -23,8 +23,8 @@
  *   --raw-sweeps          also sweep the raw socket.io server (the load generator's ceiling)
  *   --round-trip[=false]  run (or not) the CPU phase's raw socket.io + round trip reference
  *                         (full: on, quick: off)
- *   --profile[=LIST]      start these servers (agenthub,baseline,raw,raw-rt; default agenthub) with
- *                         --cpu-prof; profiles land in <out>/profiles/, read them with
+ *   --profile[=LIST]      start these servers (agenthub,baseline,raw,raw-rt; default agenthub)
+ *                         with --cpu-prof; profiles land in <out>/profiles/, read them with
  *                         bench/profile-summary.ts
  *   --heap-snapshots[=LIST]  servers (default agenthub) that write a heap snapshot before and
  *                         after opening the idle connections (bench/heap-summary.ts diffs them)
@@ -33,10 +33,11 @@
  * With DATABASE_URL set, PostgreSQL is that server (two scratch databases named *_bench_*, dropped
  * afterwards); otherwise an embedded cluster in a temporary folder.
  *
- * Processes: PostgreSQL (unpinned), AgentHub, the baseline, a raw socket.io server and a second
- * one that waits for one round trip to an echo process per message (all on core 1, idle unless
- * under load; the echo process unpinned, as PostgreSQL), the load generator (core 0), and this
- * runner (core 0, idle while a phase runs). Phases alternate A B A B; only one server receives
+ * Processes: PostgreSQL (embedded: core 0, inherited from this runner; DATABASE_URL's server is
+ * not pinned), AgentHub, the baseline, a raw socket.io server and a second one that waits for one
+ * round trip to an echo process per message (all on core 1, idle unless under load; the echo
+ * process on core 0, as PostgreSQL), the load generator (core 0), and this runner (core 0, idle
+ * while a phase runs). Phases alternate A B A B; only one server receives
  * load at a time.
  */
 import { execFileSync } from 'node:child_process';
@@ -216,6 +217,11 @@ function profileList(raw: string | undefined): ServerKind[] {
   return list;
 }
 
+function booleanFlag(name: string, raw: string | undefined): boolean {
+  if (raw !== 'true' && raw !== 'false') throw new Error(`--${name} takes no value, or =false`);
+  return raw === 'true';
+}
+
 function parseOptions(argv: string[]): Options {
   const flags = new Map<string, string>();
   for (const arg of argv) {
@@ -268,7 +274,7 @@ function parseOptions(argv: string[]): Options {
     baselineKeyObject: flags.get('baseline-keyobject') === 'true',
     waitIdleSeconds: flags.has('wait-idle') ? int('wait-idle', 0) : 0,
     roundTripReference: flags.has('round-trip')
-      ? flags.get('round-trip') !== 'false'
+      ? booleanFlag('round-trip', flags.get('round-trip'))
       : base.roundTripReference,
     rounds: int('rounds', base.rounds),
     connections: int('connections', base.connections),
@@ -1084,7 +1090,7 @@ async function main(): Promise<void> {
     cleanups.push(() => raw.stop());
     // A process that answers each byte with itself: the round trip without a database's work.
     let rawRt: ManagedServer | undefined;
-    if (options.roundTripReference) {
+    if (options.roundTripReference && options.phases.includes('cpu')) {
       const echoPort = await freePort();
       const echoSocket = join(tempDir, 'echo.sock');
       const echo = await ManagedServer.start({
@@ -1095,7 +1101,7 @@ async function main(): Promise<void> {
         readyPath: '/healthz',
         logFile: join(logDir, 'echo.log'),
         env: { ...baseEnv, PORT: String(echoPort), SOCKET: echoSocket },
-        core: null,
+        core: GENERATOR_CORE,
       });
       cleanups.push(() => echo.stop());
       const rawRtPort = await freePort();
@@ -1123,7 +1129,11 @@ async function main(): Promise<void> {
       (rawRt?.pinned ?? true) &&
       generator.pinned;
     const pinning = pinned
-      ? `taskset: servers on core 1, load generator and runner on core ${GENERATOR_CORE}; PostgreSQL and the echo process unpinned`
+      ? `taskset: servers on core 1, load generator and runner on core ${GENERATOR_CORE}; ` +
+        (process.env.DATABASE_URL
+          ? 'PostgreSQL (DATABASE_URL) unpinned'
+          : `PostgreSQL on core ${GENERATOR_CORE} (inherited from the runner)`) +
+        (rawRt ? `; the echo process on core ${GENERATOR_CORE}` : '')
       : 'not pinned';
     if (machine.taskset && !pinned) flags.push('taskset failed for some processes');
 

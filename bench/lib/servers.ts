@@ -38,8 +38,8 @@ export interface ServerSpec {
   readyPath: string;
   logFile: string;
   cwd: string;
-  /** The core it is pinned to (default SERVER_CORE); null leaves it unpinned. */
-  core?: number | null;
+  /** The core it is pinned to (default SERVER_CORE). */
+  core?: number;
 }
 
 /** A server process under test, listening on 127.0.0.1; restartable on the same port. */
@@ -97,8 +97,7 @@ export class ManagedServer {
       this.exited = true;
     });
     if (child.pid) {
-      const core = this.spec.core === undefined ? SERVER_CORE : this.spec.core;
-      this.pinned = core === null || pin(child.pid, core);
+      this.pinned = pin(child.pid, this.spec.core ?? SERVER_CORE);
       raiseFdLimit(child.pid, FD_LIMIT);
     }
     const deadline = Date.now() + timeoutMs;
