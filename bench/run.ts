@@ -78,6 +78,7 @@ import {
 import {
   loadAverage1,
   machineBusySeconds,
+  machineStealSeconds,
   machineInfo,
   pin,
   rssBytes,
@@ -318,8 +319,11 @@ export interface PhaseRecord<T> {
   round: number;
   server: ServerKind;
   phase: Phase;
-  /** Average cores used by processes outside the benchmark while the phase ran. */
+  /** Average cores used by processes outside the benchmark while the phase ran (steal included). */
   foreignCpuCores: number;
+  /** Average cores of steal over the phase, the hypervisor running something else (counted in
+   * foreignCpuCores' busy time; absent in older results). */
+  stealCores?: number;
   wallSeconds: number;
   data: T;
 }
@@ -567,6 +571,7 @@ class Bench {
     if (!fixture.server.running) throw new Error(`${fixture.label} is not running`);
     const wallStart = Date.now();
     const machineStart = machineBusySeconds();
+    const stealStart = machineStealSeconds();
     const oursStart = treeCpuSeconds(process.pid);
     const data = await run();
     const wallSeconds = (Date.now() - wallStart) / 1000;
@@ -576,6 +581,7 @@ class Bench {
       server: fixture.kind,
       phase,
       foreignCpuCores: round2(Math.max(0, foreign) / wallSeconds),
+      stealCores: round2((machineStealSeconds() - stealStart) / wallSeconds),
       wallSeconds: round2(wallSeconds),
       data,
     });
@@ -1189,7 +1195,11 @@ async function main(): Promise<void> {
       flags.push(
         `machine busy during ${busyPhases.length} phase(s): ` +
           busyPhases
-            .map((r) => `${r.phase}/${r.server}/r${r.round} ${r.foreignCpuCores} cores`)
+            .map(
+              (r) =>
+                `${r.phase}/${r.server}/r${r.round} ${r.foreignCpuCores} cores` +
+                (r.stealCores ? ` (steal ${r.stealCores})` : ''),
+            )
             .join(', '),
       );
     }

@@ -172,9 +172,11 @@ export function renderMarkdown(results: BenchResults): string {
   }
 
   const foreign = results.phases.map((record) => record.foreignCpuCores);
+  const steal = results.phases.map((record) => record.stealCores ?? 0);
   out.push(
     `CPU used by processes outside the benchmark during phases: max ${Math.max(0, ...foreign)} cores ` +
-      `(phases above 0.2 are flagged).`,
+      `(phases above 0.2 are flagged). Steal time over the same phases (the hypervisor running ` +
+      `other work; the busy figure counts it): max ${Math.max(0, ...steal)} cores.`,
     '',
   );
   return out.join('\n');
