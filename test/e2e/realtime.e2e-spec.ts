@@ -1,3 +1,6 @@
+import type { IncomingMessage } from 'node:http';
+import { createRequire } from 'node:module';
+import WebSocket from 'ws';
 import { PresenceService } from '../../src/realtime/presence.service';
 import { SocketSessions } from '../../src/realtime/socket-sessions';
 import { createAgent, exchange, TestAgent } from '../factories/agents';
@@ -66,6 +69,26 @@ describe('socket.io sessions, presence and typing', () => {
       const refused = await connectError(t.url, alice.jwt, { origin: 'http://evil.com' });
       expect(refused.message).toBeTruthy();
       await expect(connectSocket(t.url, alice.jwt)).resolves.toBeDefined();
+    });
+
+    it('declines per-message deflate when a client offers it, and masks with bufferutil', async () => {
+      const url = `${t.url.replace(/^http/, 'ws')}/socket.io/?EIO=4&transport=websocket`;
+      const socket = new WebSocket(url, { perMessageDeflate: true });
+      try {
+        const upgrade = await new Promise<IncomingMessage>((resolve, reject) => {
+          socket.once('upgrade', resolve);
+          socket.once('error', reject);
+        });
+        expect(upgrade.statusCode).toBe(101);
+        expect(upgrade.headers['sec-websocket-extensions']).toBeUndefined();
+      } finally {
+        socket.terminate();
+      }
+      // ws masks and unmasks frames with bufferutil: its native build, not its JavaScript
+      // fallback (which bufferutil loads silently when no build fits this platform).
+      expect(process.env.WS_NO_BUFFER_UTIL).toBeUndefined();
+      const load = createRequire(__filename);
+      expect(load('bufferutil')).not.toBe(load('bufferutil/fallback'));
     });
   });
 
