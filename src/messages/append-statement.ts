@@ -132,18 +132,39 @@ export function textParametersOf(m: NewMessage): (string | null)[] {
   ];
 }
 
-/** A batch as APPEND_BATCH's parameters: one array per column, in input order. */
-export function columnsOf(batch: NewMessage[]): unknown[][] {
+/**
+ * A batch as APPEND_BATCH's parameters $1..$8: one array literal per column, in input order, in
+ * PostgreSQL's text format (what pg's own array serialiser writes, without its per-element type
+ * checks), so the batch runs through callPrepared like a single message.
+ */
+export function arrayParametersOf(batch: readonly NewMessage[]): string[] {
   return [
-    batch.map((m) => m.id),
-    batch.map((m) => m.roomId),
-    batch.map((m) => m.senderId),
-    batch.map((m) => m.body),
-    batch.map((m) => m.dataJson),
-    batch.map((m) => m.replyTo),
-    batch.map((m) => m.clientMsgId),
-    batch.map((m) => m.bypassMembership),
+    textArray(batch, (m) => m.id),
+    textArray(batch, (m) => m.roomId),
+    textArray(batch, (m) => m.senderId),
+    textArray(batch, (m) => m.body),
+    textArray(batch, (m) => m.dataJson),
+    textArray(batch, (m) => m.replyTo),
+    textArray(batch, (m) => m.clientMsgId),
+    textArray(batch, (m) => (m.bypassMembership ? 'true' : 'false')),
   ];
+}
+
+/** `"` and `\` are the two characters a double-quoted array element escapes with a backslash. */
+const ARRAY_QUOTED = /["\\]/g;
+
+/**
+ * An array literal of the values (`{"a","b\"c",NULL}`): every element double-quoted, so braces,
+ * commas, spaces and the word NULL in a value stay text, and null as the unquoted NULL.
+ */
+export function textArray<T>(items: readonly T[], valueOf: (item: T) => string | null): string {
+  let literal = '{';
+  for (let i = 0; i < items.length; i += 1) {
+    const value = valueOf(items[i]);
+    if (i > 0) literal += ',';
+    literal += value === null ? 'NULL' : `"${value.replace(ARRAY_QUOTED, '\\$&')}"`;
+  }
+  return literal + '}';
 }
 
 /** pg's parsers for the two columns that are not kept as text (int8 and uuid stay strings). */
@@ -151,7 +172,7 @@ type TextParser = (text: string) => unknown;
 const parseJsonb = types.getTypeParser(types.builtins.JSONB, 'text') as TextParser;
 const parseTimestamptz = types.getTypeParser(types.builtins.TIMESTAMPTZ, 'text') as TextParser;
 
-/** APPEND_ONE's text row as the OutcomeRow that pg makes of APPEND_BATCH's. */
+/** A text row of either statement as the OutcomeRow that pg's Query would make of it. */
 export function outcomeOf([
   verdict,
   firstOrd,

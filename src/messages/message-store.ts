@@ -8,7 +8,7 @@ import { callPrepared } from '../database/prepared-call';
 import {
   APPEND_BATCH,
   APPEND_ONE,
-  columnsOf,
+  arrayParametersOf,
   outcomeOf,
   textParametersOf,
   type AppendRefusal,
@@ -65,9 +65,7 @@ export class MessageStore implements OnApplicationShutdown {
     const statement =
       batch.length === 1
         ? callPrepared(client, APPEND_ONE, textParametersOf(batch[0]), outcomeOf)
-        : client
-            .query<OutcomeRow>({ ...APPEND_BATCH, values: columnsOf(batch) })
-            .then((result) => result.rows);
+        : callPrepared(client, APPEND_BATCH, arrayParametersOf(batch), outcomeOf);
     this.inFlight = statement;
     let rows: OutcomeRow[];
     try {

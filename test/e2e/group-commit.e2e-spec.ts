@@ -66,6 +66,51 @@ describe('group commit of concurrent sends', () => {
     expect(writer.stats.largestBatch).toBeGreaterThan(1);
   });
 
+  it('stores every column of a batch as sent, whatever characters an array literal escapes', async () => {
+    // A batch goes as one array literal per column: quotes, backslashes, braces, commas, blanks
+    // and the word NULL must come back as they were sent, in the ack, the live copy and history.
+    const texts = [
+      'say "hi"',
+      'back\\slash \\" and \\\\',
+      '{a,b}',
+      'NULL',
+      ' padded, with comma ',
+      'line\nbreak\ttab',
+      'ünïcödé 🚀 字',
+      '"',
+      '\\',
+      '}',
+    ];
+    const sends = texts.map((text, i) => ({
+      roomId,
+      body: text,
+      data: { text, nested: { list: [text, null, 1.5] }, [text]: i },
+      clientMsgId: `${text.slice(0, 40)}#${i}`,
+    }));
+    const before = { ...writer.stats };
+    const live = new Promise<any[]>((resolve) => {
+      const seen: any[] = [];
+      sockets[2].on('message:new', (message: any) => {
+        seen.push(message);
+        if (seen.length === texts.length) resolve(seen);
+      });
+    });
+    const acks = await Promise.all(
+      sends.map((payload, i) => request(sockets[i % 2], 'message:send', payload)),
+    );
+    expect(writer.stats.batches - before.batches).toBeLessThan(texts.length);
+    // A batch that failed is retried message by message, which would hide a bad literal.
+    expect(writer.stats.retriedOneByOne).toBe(before.retriedOneByOne);
+    expect(acks.every((a) => a.ok)).toBe(true);
+    const history = await http.get(`/v1/rooms/${roomId}/messages`, members[0].jwt);
+    const byKey = (messages: any[]) =>
+      new Map(messages.map((m) => [m.clientMsgId, { body: m.body, data: m.data }]));
+    const expected = new Map(sends.map((s) => [s.clientMsgId, { body: s.body, data: s.data }]));
+    expect(byKey(acks.map((a) => a.message))).toEqual(expected);
+    expect(byKey(history.body.items)).toEqual(expected);
+    expect(byKey(await live)).toEqual(expected);
+  });
+
   it('acks the failing message of a batch with an error and the others with their messages', async () => {
     const db = new Client({ connectionString: t.databaseUrl });
     await db.connect();
