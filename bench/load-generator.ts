@@ -18,7 +18,13 @@ import { io, type Socket } from 'socket.io-client';
 import type { ClientToServerEvents, ServerToClientEvents } from '../src/contracts/socket-events';
 import { Histogram } from './lib/histogram';
 import { LiteSocket } from './lib/lite-socket';
-import { procStat, ticksPerSecond, treeCpuSeconds } from './lib/proc';
+import {
+  contextSwitches,
+  interProcessorInterrupts,
+  procStat,
+  ticksPerSecond,
+  treeCpuSeconds,
+} from './lib/proc';
 import type {
   Command,
   ConnectCommand,
@@ -181,7 +187,7 @@ class RoomSession {
     const sendEnd = measureStart + command.durationMs;
     const maxBurst = Math.max(1, Math.ceil(command.rate / 10));
     const abortUs = command.abortLatencyMs * 1000;
-    let cpuWindow: { at: number; server: number; serverUser: number; db?: number } | undefined;
+    let cpuWindow: ({ at: number } & CpuSample) | undefined;
 
     const sendOne = (measured: 0 | 1): void => {
       const publisher = this.publishers[sent % this.publishers.length];
@@ -307,17 +313,24 @@ class RoomSession {
         result.cpu.dbCpuMs = Math.round(dbCpuMs);
         result.cpu.dbUsPerDelivery = round2((dbCpuMs * 1000) / Math.max(1, windowDeliveries));
       }
+      const messages = Math.max(1, windowDeliveries / Math.max(1, subscriberCount));
+      if (cpuEnd.sleeps !== undefined && cpuWindow.sleeps !== undefined)
+        result.cpu.serverSleepsPerMessage = round2((cpuEnd.sleeps - cpuWindow.sleeps) / messages);
+      if (cpuEnd.ipis !== undefined && cpuWindow.ipis !== undefined)
+        result.cpu.ipisPerMessage = round2((cpuEnd.ipis - cpuWindow.ipis) / messages);
     }
     return result;
   }
 
-  private sampleCpu(command: StepCommand): { server: number; serverUser: number; db?: number } {
+  private sampleCpu(command: StepCommand): CpuSample {
     if (!command.cpu) return { server: 0, serverUser: 0 };
     const server = procStat(command.cpu.serverPid);
     return {
       server: server ? server.ticks / ticksPerSecond() : 0,
       serverUser: server ? server.userTicks / ticksPerSecond() : 0,
       db: command.cpu.dbRootPid ? treeCpuSeconds(command.cpu.dbRootPid) : undefined,
+      sleeps: contextSwitches(command.cpu.serverPid)?.voluntary,
+      ipis: interProcessorInterrupts(),
     };
   }
 
@@ -326,6 +339,16 @@ class RoomSession {
     for (const publisher of this.publishers) publisher.disconnect();
     for (const subscriber of this.subscribers) subscriber.close();
   }
+}
+
+interface CpuSample {
+  server: number;
+  serverUser: number;
+  db?: number;
+  /** Voluntary context switches of the server's threads. */
+  sleeps?: number;
+  /** The machine's inter-processor interrupts since boot. */
+  ipis?: number;
 }
 
 function round2(value: number): number {

@@ -26,6 +26,10 @@
  *   --profile[=LIST]      start these servers (agenthub,baseline,raw,raw-rt; default agenthub)
  *                         with --cpu-prof; profiles land in <out>/profiles/, read them with
  *                         bench/profile-summary.ts
+ *   --profile-interval=US  their sampling interval (V8's default: 1000 µs); a short one
+ *                         perturbs what it measures (100 µs doubled AgentHub's CPU per message)
+ *   --db-core=generator|server  the core of the embedded PostgreSQL and of the echo process:
+ *                         the load generator's (default) or the servers' (see docs/benchmarks.md)
  *   --heap-snapshots[=LIST]  servers (default agenthub) that write a heap snapshot before and
  *                         after opening the idle connections (bench/heap-summary.ts diffs them)
  *   --out=DIR             results folder (default bench/results)
@@ -33,10 +37,10 @@
  * With DATABASE_URL set, PostgreSQL is that server (two scratch databases named *_bench_*, dropped
  * afterwards); otherwise an embedded cluster in a temporary folder.
  *
- * Processes: PostgreSQL (embedded: core 0, inherited from this runner; DATABASE_URL's server is
- * not pinned), AgentHub, the baseline, a raw socket.io server and a second one that waits for one
+ * Processes: PostgreSQL (embedded: core 0, inherited from this runner, or core 1 with
+ * --db-core=server; DATABASE_URL's server is not pinned), AgentHub, the baseline, a raw socket.io server and a second one that waits for one
  * round trip to an echo process per message (all on core 1, idle unless under load; the echo
- * process on core 0, as PostgreSQL), the load generator (core 0), and this runner (core 0, idle
+ * process where PostgreSQL is), the load generator (core 0), and this runner (core 0, idle
  * while a phase runs). Phases alternate A B A B; only one server receives
  * load at a time.
  */
@@ -81,6 +85,7 @@ import {
   machineStealSeconds,
   machineInfo,
   pin,
+  pinTree,
   rssBytes,
   treeCpuSeconds,
   type MachineInfo,
@@ -88,7 +93,13 @@ import {
 import type { ConnectResult, HttpResult, ServerKind, StepResult } from './lib/protocol';
 import { cpuRatesOf, renderMarkdown } from './lib/report';
 import { signAccessToken } from './lib/server-common';
-import { freePort, GENERATOR_CORE, GeneratorProcess, ManagedServer } from './lib/servers';
+import {
+  freePort,
+  GENERATOR_CORE,
+  GeneratorProcess,
+  ManagedServer,
+  SERVER_CORE,
+} from './lib/servers';
 
 const ROOT = resolve(__dirname, '..');
 
@@ -125,6 +136,8 @@ export interface Options {
   cpuBurstRate: number;
   /** The CPU phase also runs raw socket.io + round trip (an echo process per message). */
   roundTripReference: boolean;
+  /** Where the embedded PostgreSQL and the echo process run: the load generator's core or the servers'. */
+  databaseCore: 'generator' | 'server';
   restConnections: number;
   restWarmupSeconds: number;
   restSeconds: number;
@@ -134,6 +147,8 @@ export interface Options {
   waitIdleSeconds: number;
   /** Servers started with --cpu-prof. */
   profile: ServerKind[];
+  /** Their sampling interval in µs (V8's default, 1000, when absent). */
+  profileIntervalUs?: number;
   /** Servers that write heap snapshots around the connection phase. */
   heapSnapshots: ServerKind[];
   outDir: string;
@@ -144,12 +159,14 @@ type ModeSettings = Omit<
   | 'quick'
   | 'force'
   | 'profile'
+  | 'profileIntervalUs'
   | 'heapSnapshots'
   | 'outDir'
   | 'phases'
   | 'rawSweeps'
   | 'baselineKeyObject'
   | 'waitIdleSeconds'
+  | 'databaseCore'
 >;
 
 const FULL: ModeSettings = {
@@ -223,6 +240,15 @@ function booleanFlag(name: string, raw: string | undefined): boolean {
   return raw === 'true';
 }
 
+function databaseCoreFlag(raw: string | undefined): Options['databaseCore'] {
+  if (raw === undefined) return 'generator';
+  if (raw !== 'generator' && raw !== 'server')
+    throw new Error('--db-core takes generator or server');
+  if (raw === 'server' && process.env.DATABASE_URL)
+    throw new Error("--db-core moves the embedded cluster; DATABASE_URL's server is not pinned");
+  return raw;
+}
+
 function parseOptions(argv: string[]): Options {
   const flags = new Map<string, string>();
   for (const arg of argv) {
@@ -262,6 +288,8 @@ function parseOptions(argv: string[]): Options {
     'baseline-keyobject',
     'wait-idle',
     'round-trip',
+    'db-core',
+    'profile-interval',
   ];
   for (const name of flags.keys())
     if (!known.includes(name)) throw new Error(`unknown option --${name}`);
@@ -270,6 +298,7 @@ function parseOptions(argv: string[]): Options {
     quick,
     force: flags.get('force') === 'true',
     profile: profileList(flags.get('profile')),
+    profileIntervalUs: flags.has('profile-interval') ? int('profile-interval', 1000) : undefined,
     heapSnapshots: profileList(flags.get('heap-snapshots')),
     rawSweeps: flags.get('raw-sweeps') === 'true',
     baselineKeyObject: flags.get('baseline-keyobject') === 'true',
@@ -277,6 +306,7 @@ function parseOptions(argv: string[]): Options {
     roundTripReference: flags.has('round-trip')
       ? booleanFlag('round-trip', flags.get('round-trip'))
       : base.roundTripReference,
+    databaseCore: databaseCoreFlag(flags.get('db-core')),
     rounds: int('rounds', base.rounds),
     connections: int('connections', base.connections),
     cpuRates: flags.has('cpu-rates')
@@ -740,6 +770,9 @@ class Bench {
           (step.cpu?.dbUsPerDelivery !== undefined
             ? ` (+${step.cpu.dbUsPerDelivery} µs PostgreSQL)`
             : '') +
+          (step.cpu?.ipisPerMessage !== undefined
+            ? `, ${step.cpu.serverSleepsPerMessage} server sleeps and ${step.cpu.ipisPerMessage} IPIs per message`
+            : '') +
           ` over ${step.cpu?.deliveries} deliveries; ${step.verdict}`,
       );
       return step;
@@ -1016,6 +1049,12 @@ async function main(): Promise<void> {
     log(`PostgreSQL: ${process.env.DATABASE_URL ? 'DATABASE_URL' : `embedded in ${tempDir}`}`);
     const databases = await startDatabases(tempDir);
     cleanups.push(() => databases.stop());
+    // The embedded cluster inherited the runner's core; --db-core=server moves it to the servers'.
+    const databaseCore = options.databaseCore === 'server' ? SERVER_CORE : GENERATOR_CORE;
+    const databasePinned =
+      databases.postmasterPid !== undefined && databaseCore !== GENERATOR_CORE
+        ? pinTree(databases.postmasterPid, databaseCore)
+        : databases.postmasterPid !== undefined;
     await applySchema(databases.baselineUrl);
     const agenthubSql = new BenchSql(databases.agenthubUrl);
     const baselineSql = new BenchSql(databases.baselineUrl);
@@ -1030,8 +1069,13 @@ async function main(): Promise<void> {
     const profileDir = join(options.outDir, 'profiles');
     if (options.profile.length + options.heapSnapshots.length > 0)
       mkdirSync(profileDir, { recursive: true });
+    const profileInterval = options.profileIntervalUs
+      ? [`--cpu-prof-interval=${options.profileIntervalUs}`]
+      : [];
     const profiling = (kind: ServerKind): string[] => [
-      ...(options.profile.includes(kind) ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+      ...(options.profile.includes(kind)
+        ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, ...profileInterval]
+        : []),
       ...(options.heapSnapshots.includes(kind)
         ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${profileDir}`]
         : []),
@@ -1107,7 +1151,8 @@ async function main(): Promise<void> {
         readyPath: '/healthz',
         logFile: join(logDir, 'echo.log'),
         env: { ...baseEnv, PORT: String(echoPort), SOCKET: echoSocket },
-        core: GENERATOR_CORE,
+        // Where the database runs: the echo stands in for it.
+        core: databaseCore,
       });
       cleanups.push(() => echo.stop());
       const rawRtPort = await freePort();
@@ -1129,6 +1174,7 @@ async function main(): Promise<void> {
     const generator = GeneratorProcess.start(join(distBench, 'load-generator.js'), ROOT);
     cleanups.push(() => generator.stop());
     const pinned =
+      (process.env.DATABASE_URL !== undefined || databasePinned) &&
       agenthub.pinned &&
       baseline.pinned &&
       raw.pinned &&
@@ -1138,8 +1184,10 @@ async function main(): Promise<void> {
       ? `taskset: servers on core 1, load generator and runner on core ${GENERATOR_CORE}; ` +
         (process.env.DATABASE_URL
           ? 'PostgreSQL (DATABASE_URL) unpinned'
-          : `PostgreSQL on core ${GENERATOR_CORE} (inherited from the runner)`) +
-        (rawRt ? `; the echo process on core ${GENERATOR_CORE}` : '')
+          : databaseCore === GENERATOR_CORE
+            ? `PostgreSQL on core ${GENERATOR_CORE} (inherited from the runner)`
+            : `PostgreSQL on core ${databaseCore}, with the servers (--db-core=server)`) +
+        (rawRt ? `; the echo process on core ${databaseCore}` : '')
       : 'not pinned';
     if (machine.taskset && !pinned) flags.push('taskset failed for some processes');
 

@@ -57,6 +57,63 @@ export function cpuSeconds(pid: number): number | undefined {
   return stat ? stat.ticks / ticksPerSecond() : undefined;
 }
 
+/**
+ * Context switches of a process, summed over its threads (the status file of each task in /proc/<pid>/task): voluntary
+ * ones are the times a thread went to sleep (and had to be woken again), involuntary ones the
+ * times the scheduler took the core away. undefined when the process is gone.
+ */
+export function contextSwitches(
+  pid: number,
+): { voluntary: number; involuntary: number } | undefined {
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return undefined;
+  }
+  let voluntary = 0;
+  let involuntary = 0;
+  for (const task of tasks) {
+    let status: string;
+    try {
+      status = readFileSync(`/proc/${pid}/task/${task}/status`, 'utf8');
+    } catch {
+      continue; // the thread ended between the listing and the read
+    }
+    voluntary += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+    involuntary += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+  }
+  return { voluntary, involuntary };
+}
+
+/**
+ * Inter-processor interrupts the machine has taken since boot, all cores: rescheduling (RES) and
+ * function-call (CAL) interrupts. Linux wakes a task that sleeps on another core with one of these
+ * (a remote wake-up is queued to that core and kicked with a function-call IPI), so on a quiet
+ * machine their rate counts the cross-core wake-ups; on a VM each one costs an exit to the
+ * hypervisor. undefined where /proc/interrupts has neither line.
+ */
+export function interProcessorInterrupts(): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync('/proc/interrupts', 'utf8');
+  } catch {
+    return undefined;
+  }
+  let total: number | undefined;
+  for (const line of text.split('\n')) {
+    const match = /^\s*(RES|CAL):((?:\s+\d+)+)/.exec(line);
+    if (!match) continue;
+    total =
+      (total ?? 0) +
+      match[2]
+        .trim()
+        .split(/\s+/)
+        .reduce((sum, n) => sum + Number(n), 0);
+  }
+  return total;
+}
+
 /** Resident set size in bytes (VmRSS), or undefined when the process is gone. */
 export function rssBytes(pid: number): number | undefined {
   try {
@@ -198,6 +255,19 @@ export function pin(pid: number, core: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Pins a process and every descendant it has now to one core (a process forked later inherits
+ * its parent's affinity, so new PostgreSQL backends follow the postmaster). False when any failed.
+ */
+export function pinTree(rootPid: number, core: number): boolean {
+  const stats = allStats();
+  const tree = [rootPid];
+  for (let i = 0; i < tree.length; i += 1) {
+    for (const stat of stats) if (stat.ppid === tree[i]) tree.push(stat.pid);
+  }
+  return tree.map((pid) => pin(pid, core)).every(Boolean);
 }
 
 /** Raises RLIMIT_NOFILE of a running process (needs prlimit and the privilege to raise it). */

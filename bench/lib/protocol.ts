@@ -117,6 +117,13 @@ export interface StepResult {
     serverUsPerDelivery: number;
     dbCpuMs?: number;
     dbUsPerDelivery?: number;
+    /**
+     * Times the server's threads went to sleep, per message sent in the window: each one is a
+     * wake-up some process paid for (absent in older results).
+     */
+    serverSleepsPerMessage?: number;
+    /** Inter-processor interrupts of the whole machine per message sent (see proc.ts). */
+    ipisPerMessage?: number;
   };
 }
 
