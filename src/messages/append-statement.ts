@@ -167,10 +167,13 @@ export function textArray<T>(items: readonly T[], valueOf: (item: T) => string |
   return literal + '}';
 }
 
-/** pg's parsers for the two columns that are not kept as text (int8 and uuid stay strings). */
-type TextParser = (text: string) => unknown;
-const parseJsonb = types.getTypeParser(types.builtins.JSONB, 'text') as TextParser;
-const parseTimestamptz = types.getTypeParser(types.builtins.TIMESTAMPTZ, 'text') as TextParser;
+/**
+ * A column's text parsed as pg's Query would: with the parser registered for its type now, so a
+ * parser set with types.setTypeParser after this module loaded is honoured.
+ */
+function parseAs(type: number, text: string): unknown {
+  return (types.getTypeParser(type, 'text') as (text: string) => unknown)(text);
+}
 
 /** A text row of either statement as the OutcomeRow that pg's Query would make of it. */
 export function outcomeOf([
@@ -185,8 +188,8 @@ export function outcomeOf([
     verdict as OutcomeRow[0],
     firstOrd,
     seq,
-    data === null ? null : (parseJsonb(data) as Record<string, unknown>),
-    createdAt === null ? null : (parseTimestamptz(createdAt) as Date),
+    data === null ? null : (parseAs(types.builtins.JSONB, data) as Record<string, unknown>),
+    createdAt === null ? null : (parseAs(types.builtins.TIMESTAMPTZ, createdAt) as Date),
     duplicateId,
   ];
 }
