@@ -9,6 +9,7 @@ import { Logger } from '@nestjs/common';
 import { AppModule } from './app.module';
 import { codeForStatus } from './common/errors';
 import { OriginPolicy } from './common/origin-policy';
+import { securityHeaders } from './common/security-headers';
 import { createValidationPipe } from './common/validation';
 import { uuidv7 } from './common/uuid';
 import type { AppConfig } from './config/app-config';
@@ -18,21 +19,6 @@ import { AgentHubIoAdapter } from './realtime/socket-io.adapter';
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 /** Probes and scrapes: frequent, uninteresting, not logged. */
 const UNLOGGED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
-
-const CSP = "default-src 'self';frame-ancestors 'none';object-src 'none';base-uri 'none'";
-
-/** The runbook's header set, for the few answers that bypass helmet's hook. */
-function securityHeaders(config: AppConfig): Record<string, string> {
-  return {
-    'Content-Security-Policy': CSP,
-    'X-Frame-Options': 'DENY',
-    'Referrer-Policy': 'strict-origin',
-    'X-Content-Type-Options': 'nosniff',
-    ...(config.enableHsts
-      ? { 'Strict-Transport-Security': 'max-age=31536000; includeSubDomains' }
-      : {}),
-  };
-}
 
 /** A client-supplied X-Request-Id is kept when it is short and plain; otherwise we make one. */
 function requestId(raw: IncomingMessage): string {

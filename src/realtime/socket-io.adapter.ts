@@ -1,8 +1,10 @@
 import type { INestApplicationContext } from '@nestjs/common';
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { Server, ServerOptions, Socket } from 'socket.io';
 import { OriginPolicy } from '../common/origin-policy';
+import { securityHeaders } from '../common/security-headers';
 import type { AppConfig } from '../config/app-config';
 import { MAX_DATA_BYTES } from '../messages/dto/message.dto';
 import { attachRedisAdapter } from './redis-adapter';
@@ -55,6 +57,7 @@ export class AgentHubIoAdapter extends IoAdapter {
         callback(allowed ? null : 'origin not allowed', allowed);
       },
     } as ServerOptions);
+    this.addSecurityHeaders(server);
     if (this.config.redisUrl)
       this.closeRedis = attachRedisAdapter(
         server,
@@ -62,6 +65,24 @@ export class AgentHubIoAdapter extends IoAdapter {
         this.config.redisKeyPrefix,
       );
     return server;
+  }
+
+  /**
+   * engine.io answers its own HTTP requests (the handshake, long polling, and refusals such as the
+   * 403 for a foreign Origin) without passing through Fastify, so helmet never sees them. A
+   * request listener ahead of engine.io's sets the same headers on those responses; engine.io's
+   * writeHead keeps headers already set. WebSocket upgrades are answered on the raw socket and
+   * carry no page a browser would render.
+   */
+  private addSecurityHeaders(server: Server): void {
+    const httpServer = (server as unknown as { httpServer?: HttpServer }).httpServer;
+    if (!httpServer) return;
+    const prefix = `${server.path()}/`;
+    const headers = Object.entries(securityHeaders(this.config));
+    httpServer.prependListener('request', (request: IncomingMessage, response: ServerResponse) => {
+      if (!request.url?.startsWith(prefix)) return;
+      for (const [name, value] of headers) response.setHeader(name, value);
+    });
   }
 
   /**

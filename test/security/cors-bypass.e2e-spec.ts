@@ -150,6 +150,15 @@ describe('pen-test: CORS bypass', () => {
       expect(good.status).toBe(200);
       expect(allowOrigin(good)).toBe('http://localhost:3000');
       expect(good.headers.get('access-control-allow-credentials')).toBeNull();
+      // engine.io writes these answers itself, past helmet: the runbook's headers still apply.
+      const malformed = await http.get('/socket.io/?EIO=9&transport=polling');
+      expect(malformed.status).toBe(400);
+      for (const response of [evil, good, malformed]) {
+        expect(response.headers.get('x-frame-options')).toBe('DENY');
+        expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+        expect(response.headers.get('referrer-policy')).toBe('strict-origin');
+        expect(response.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+      }
     });
   });
 

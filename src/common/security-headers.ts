@@ -1,0 +1,21 @@
+import type { AppConfig } from '../config/app-config';
+
+/** helmet's Content-Security-Policy for an API (and the dashboard's own assets). */
+export const CSP = "default-src 'self';frame-ancestors 'none';object-src 'none';base-uri 'none'";
+
+/**
+ * The runbook's header set, for the answers that bypass helmet's hook: Fastify's framework
+ * errors and everything engine.io writes itself (the socket.io handshake, its polling answers and
+ * its refusals, such as the 403 for an Origin outside ALLOWED_ORIGINS).
+ */
+export function securityHeaders(config: AppConfig): Record<string, string> {
+  return {
+    'Content-Security-Policy': CSP,
+    'X-Frame-Options': 'DENY',
+    'Referrer-Policy': 'strict-origin',
+    'X-Content-Type-Options': 'nosniff',
+    ...(config.enableHsts
+      ? { 'Strict-Transport-Security': 'max-age=31536000; includeSubDomains' }
+      : {}),
+  };
+}
