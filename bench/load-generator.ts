@@ -306,6 +306,10 @@ class RoomSession {
         deliveries: windowDeliveries,
         serverCpuMs: Math.round(serverCpuMs),
         serverSystemMs: Math.round(serverCpuMs - serverUserMs),
+        serverMainThreadMs:
+          cpuEnd.serverMain !== undefined && cpuWindow.serverMain !== undefined
+            ? Math.round((cpuEnd.serverMain - cpuWindow.serverMain) * 1000)
+            : undefined,
         serverUsPerDelivery: round2((serverCpuMs * 1000) / Math.max(1, windowDeliveries)),
       };
       if (cpuEnd.db !== undefined && cpuWindow.db !== undefined) {
@@ -329,6 +333,8 @@ class RoomSession {
       server: server ? server.ticks / ticksPerSecond() : 0,
       serverUser: server ? server.userTicks / ticksPerSecond() : 0,
       db: command.cpu.dbRootPid ? treeCpuSeconds(command.cpu.dbRootPid) : undefined,
+      serverMain:
+        (procStat(command.cpu.serverPid, command.cpu.serverPid)?.ticks ?? 0) / ticksPerSecond(),
       sleeps: contextSwitches(command.cpu.serverPid)?.voluntary,
       ipis: interProcessorInterrupts(),
     };
@@ -344,6 +350,8 @@ class RoomSession {
 interface CpuSample {
   server: number;
   serverUser: number;
+  /** The server's main thread alone (the event loop; the rest is V8's compiler and GC helpers). */
+  serverMain?: number;
   db?: number;
   /** Voluntary context switches of the server's threads. */
   sleeps?: number;

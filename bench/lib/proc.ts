@@ -31,11 +31,17 @@ export interface ProcStat {
   childTicks: number;
 }
 
-/** Parses /proc/<pid>/stat; undefined when the process is gone. */
-export function procStat(pid: number): ProcStat | undefined {
+/**
+ * Parses /proc/<pid>/stat (the whole process), or /proc/<pid>/task/<tid>/stat when a thread id is
+ * given (that thread alone: the main thread's tid is the pid); undefined when it is gone.
+ */
+export function procStat(pid: number, tid?: number): ProcStat | undefined {
   let text: string;
   try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    text = readFileSync(
+      tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`,
+      'utf8',
+    );
   } catch {
     return undefined;
   }

@@ -114,6 +114,11 @@ export interface StepResult {
     serverCpuMs: number;
     /** Kernel share of serverCpuMs (socket writes on loopback are charged here). */
     serverSystemMs: number;
+    /**
+     * The main thread's share of serverCpuMs (the event loop); the rest is V8's compiler and GC
+     * threads and libuv's pool (absent in older results).
+     */
+    serverMainThreadMs?: number;
     serverUsPerDelivery: number;
     dbCpuMs?: number;
     dbUsPerDelivery?: number;

@@ -118,13 +118,13 @@ export function renderMarkdown(results: BenchResults): string {
             'without a database).'
           : ''),
       '',
-      '| round | msg/s | server | deliveries | server CPU ms (kernel) | µs / delivery | PostgreSQL µs / delivery | server sleeps / msg | IPIs / msg | p99 ms | verdict |',
+      '| round | msg/s | server | deliveries | server CPU ms (kernel; main thread) | µs / delivery | PostgreSQL µs / delivery | server sleeps / msg | IPIs / msg | p99 ms | verdict |',
       '|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|',
     );
     for (const record of cpu) {
       const step = record.data;
       out.push(
-        `| ${record.round} | ${step.rate} | ${LABEL[record.server]} | ${step.cpu?.deliveries ?? '–'} | ${step.cpu ? `${step.cpu.serverCpuMs} (${step.cpu.serverSystemMs})` : '–'} | ` +
+        `| ${record.round} | ${step.rate} | ${LABEL[record.server]} | ${step.cpu?.deliveries ?? '–'} | ${step.cpu ? `${step.cpu.serverCpuMs} (${step.cpu.serverSystemMs}${step.cpu.serverMainThreadMs !== undefined ? `; ${step.cpu.serverMainThreadMs}` : ''})` : '–'} | ` +
           `${step.cpu?.serverUsPerDelivery ?? '–'} | ${step.cpu?.dbUsPerDelivery ?? '–'} | ` +
           `${step.cpu?.serverSleepsPerMessage ?? '–'} | ${step.cpu?.ipisPerMessage ?? '–'} | ${step.latency.p99Ms} | ${step.verdict} |`,
       );
