@@ -329,12 +329,12 @@ class RoomSession {
   private sampleCpu(command: StepCommand): CpuSample {
     if (!command.cpu) return { server: 0, serverUser: 0 };
     const server = procStat(command.cpu.serverPid);
+    const main = procStat(command.cpu.serverPid, command.cpu.serverPid);
     return {
       server: server ? server.ticks / ticksPerSecond() : 0,
       serverUser: server ? server.userTicks / ticksPerSecond() : 0,
       db: command.cpu.dbRootPid ? treeCpuSeconds(command.cpu.dbRootPid) : undefined,
-      serverMain:
-        (procStat(command.cpu.serverPid, command.cpu.serverPid)?.ticks ?? 0) / ticksPerSecond(),
+      serverMain: main ? main.ticks / ticksPerSecond() : undefined,
       sleeps: contextSwitches(command.cpu.serverPid)?.voluntary,
       ipis: interProcessorInterrupts(),
     };

@@ -27,7 +27,7 @@
  *                         with --cpu-prof; profiles land in <out>/profiles/, read them with
  *                         bench/profile-summary.ts
  *   --profile-interval=US  their sampling interval (V8's default: 1000 µs); a short one
- *                         perturbs what it measures (100 µs doubled AgentHub's CPU per message)
+ *                         perturbs what it measures (100 µs tripled AgentHub's CPU per message)
  *   --db-core=generator|server  the core of the embedded PostgreSQL and of the echo process:
  *                         the load generator's (default) or the servers' (see docs/benchmarks.md)
  *   --heap-snapshots[=LIST]  servers (default agenthub) that write a heap snapshot before and

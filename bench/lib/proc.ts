@@ -64,9 +64,11 @@ export function cpuSeconds(pid: number): number | undefined {
 }
 
 /**
- * Context switches of a process, summed over its threads (the status file of each task in /proc/<pid>/task): voluntary
- * ones are the times a thread went to sleep (and had to be woken again), involuntary ones the
- * times the scheduler took the core away. undefined when the process is gone.
+ * Context switches of a process, summed over the threads it has now (the status file of each
+ * task in /proc/<pid>/task; a thread that ended takes its counts along, and Node's threads live
+ * as long as the process): voluntary ones are the times a thread went to sleep (and had to be
+ * woken again), involuntary ones the times the scheduler took the core away. undefined when the
+ * process is gone.
  */
 export function contextSwitches(
   pid: number,

@@ -1,7 +1,7 @@
 import type { AppConfig } from '../config/app-config';
 
 /** helmet's Content-Security-Policy for an API (and the dashboard's own assets). */
-export const CSP = "default-src 'self';frame-ancestors 'none';object-src 'none';base-uri 'none'";
+const CSP = "default-src 'self';frame-ancestors 'none';object-src 'none';base-uri 'none'";
 
 /**
  * The runbook's header set, for the answers that bypass helmet's hook: Fastify's framework

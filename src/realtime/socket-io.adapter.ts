@@ -77,6 +77,7 @@ export class AgentHubIoAdapter extends IoAdapter {
   private addSecurityHeaders(server: Server): void {
     const httpServer = (server as unknown as { httpServer?: HttpServer }).httpServer;
     if (!httpServer) return;
+    // engine.io's own match (its path plus '/', with socket.io's default addTrailingSlash).
     const prefix = `${server.path()}/`;
     const headers = Object.entries(securityHeaders(this.config));
     httpServer.prependListener('request', (request: IncomingMessage, response: ServerResponse) => {

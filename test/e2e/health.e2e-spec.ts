@@ -110,8 +110,8 @@ describe('operations: probes, metrics, headers, CORS, docs', () => {
       });
       afterAll(() => hsts.close());
 
-      it('adds Strict-Transport-Security, on errors too', async () => {
-        for (const path of ['/healthz', '/v1/me']) {
+      it('adds Strict-Transport-Security, on errors and on engine.io’s own answers too', async () => {
+        for (const path of ['/healthz', '/v1/me', '/socket.io/?EIO=4&transport=polling']) {
           const response = await new Http(hsts.url).get(path);
           expect(response.headers.get('strict-transport-security')).toMatch(/max-age=\d{7,}/);
         }
