@@ -119,18 +119,21 @@ export const APPEND_ONE = appendStatement(
   'r.id = $2::uuid',
 );
 
+/** The parameters $1..$8 of both statements, each as PostgreSQL's text of one message's value. */
+const PARAMETERS: ReadonlyArray<(m: NewMessage) => string | null> = [
+  (m) => m.id,
+  (m) => m.roomId,
+  (m) => m.senderId,
+  (m) => m.body,
+  (m) => m.dataJson,
+  (m) => m.replyTo,
+  (m) => m.clientMsgId,
+  (m) => (m.bypassMembership ? 'true' : 'false'),
+];
+
 /** One message as APPEND_ONE's parameters $1..$8, in PostgreSQL's text format. */
 export function textParametersOf(m: NewMessage): (string | null)[] {
-  return [
-    m.id,
-    m.roomId,
-    m.senderId,
-    m.body,
-    m.dataJson,
-    m.replyTo,
-    m.clientMsgId,
-    m.bypassMembership ? 'true' : 'false',
-  ];
+  return PARAMETERS.map((valueOf) => valueOf(m));
 }
 
 /**
@@ -139,16 +142,7 @@ export function textParametersOf(m: NewMessage): (string | null)[] {
  * checks), so the batch runs through callPrepared like a single message.
  */
 export function arrayParametersOf(batch: readonly NewMessage[]): string[] {
-  return [
-    textArray(batch, (m) => m.id),
-    textArray(batch, (m) => m.roomId),
-    textArray(batch, (m) => m.senderId),
-    textArray(batch, (m) => m.body),
-    textArray(batch, (m) => m.dataJson),
-    textArray(batch, (m) => m.replyTo),
-    textArray(batch, (m) => m.clientMsgId),
-    textArray(batch, (m) => (m.bypassMembership ? 'true' : 'false')),
-  ];
+  return PARAMETERS.map((valueOf) => textArray(batch, valueOf));
 }
 
 /** `"` and `\` are the two characters a double-quoted array element escapes with a backslash. */
