@@ -9,7 +9,7 @@ import { Logger } from '@nestjs/common';
 import { AppModule } from './app.module';
 import { codeForStatus } from './common/errors';
 import { OriginPolicy } from './common/origin-policy';
-import { securityHeaders } from './common/security-headers';
+import { CSP_DIRECTIVES, securityHeaders } from './common/security-headers';
 import { createValidationPipe } from './common/validation';
 import { uuidv7 } from './common/uuid';
 import type { AppConfig } from './config/app-config';
@@ -67,12 +67,7 @@ export async function createApp(
     global: true,
     contentSecurityPolicy: {
       useDefaults: false,
-      directives: {
-        defaultSrc: ["'self'"],
-        frameAncestors: ["'none'"],
-        objectSrc: ["'none'"],
-        baseUri: ["'none'"],
-      },
+      directives: CSP_DIRECTIVES,
     },
     frameguard: { action: 'deny' },
     referrerPolicy: { policy: 'strict-origin' },

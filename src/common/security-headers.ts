@@ -1,7 +1,20 @@
 import type { AppConfig } from '../config/app-config';
 
-/** helmet's Content-Security-Policy for an API (and the dashboard's own assets). */
-const CSP = "default-src 'self';frame-ancestors 'none';object-src 'none';base-uri 'none'";
+/** The Content-Security-Policy for an API (and the dashboard's own assets), as helmet takes it. */
+export const CSP_DIRECTIVES: Readonly<Record<string, readonly string[]>> = {
+  defaultSrc: ["'self'"],
+  frameAncestors: ["'none'"],
+  objectSrc: ["'none'"],
+  baseUri: ["'none'"],
+};
+
+/** The same policy as helmet writes it: `default-src 'self';frame-ancestors 'none';…`. */
+const CSP = Object.entries(CSP_DIRECTIVES)
+  .map(
+    ([name, values]) =>
+      `${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} ${values.join(' ')}`,
+  )
+  .join(';');
 
 /**
  * The runbook's header set, for the answers that bypass helmet's hook: Fastify's framework

@@ -153,7 +153,11 @@ describe('pen-test: CORS bypass', () => {
       // engine.io writes these answers itself, past helmet: the runbook's headers still apply.
       const malformed = await http.get('/socket.io/?EIO=9&transport=polling');
       expect(malformed.status).toBe(400);
+      // The same policy as helmet's on the application's answers, character for character.
+      const helmetCsp = (await http.get('/healthz')).headers.get('content-security-policy');
+      expect(helmetCsp).toContain("default-src 'self'");
       for (const response of [evil, good, malformed]) {
+        expect(response.headers.get('content-security-policy')).toBe(helmetCsp);
         expect(response.headers.get('x-frame-options')).toBe('DENY');
         expect(response.headers.get('x-content-type-options')).toBe('nosniff');
         expect(response.headers.get('referrer-policy')).toBe('strict-origin');
