@@ -12,8 +12,9 @@ export class MessageMetrics {
     @InjectMetric(METRIC.sendLatencyHistogram) private readonly histogram: Histogram,
   ) {}
 
-  sent(startedAt: bigint): void {
-    const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
+  /** `startedAt`: performance.now() when the send was received. */
+  sent(startedAt: number): void {
+    const seconds = (performance.now() - startedAt) / 1000;
     this.count.inc();
     this.summary.observe(seconds);
     this.histogram.observe(seconds);

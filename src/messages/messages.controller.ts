@@ -32,7 +32,7 @@ export class MessagesController {
     @Param('id') roomId: string,
     @Body() body: SendMessageDto,
   ): Promise<MessageDto> {
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     const { message, duplicate } = await this.messages.send(principal, roomId, body);
     if (!duplicate) this.metrics.sent(started);
     return message;

@@ -4,12 +4,12 @@ import {
   makeCounterProvider,
   makeGaugeProvider,
   getToken,
-  makeHistogramProvider,
   PrometheusController,
   PrometheusModule,
 } from '@willsoto/nestjs-prometheus';
-import { collectDefaultMetrics, register, Summary } from 'prom-client';
+import { collectDefaultMetrics, Histogram, register, Summary } from 'prom-client';
 import { Public } from '../auth/decorators';
+import { CountingHistogram } from './counting-histogram';
 import { reportLagBeyondInterval } from './event-loop-delay';
 import { METRIC } from './metric-names';
 import { WindowedSummary } from './windowed-summary';
@@ -47,11 +47,16 @@ const metricProviders = [
         ageBuckets: 5,
       }),
   },
-  makeHistogramProvider({
-    name: METRIC.sendLatencyHistogram,
-    help: 'Message send latency from receipt to ack, in seconds (aggregatable across nodes)',
-    buckets: LATENCY_BUCKETS,
-  }),
+  {
+    provide: getToken(METRIC.sendLatencyHistogram),
+    useFactory: (): Histogram =>
+      (register.getSingleMetric(METRIC.sendLatencyHistogram) as Histogram | undefined) ??
+      new CountingHistogram({
+        name: METRIC.sendLatencyHistogram,
+        help: 'Message send latency from receipt to ack, in seconds (aggregatable across nodes)',
+        buckets: LATENCY_BUCKETS,
+      }),
+  },
   makeCounterProvider({
     name: METRIC.rateLimitHits,
     help: 'Requests or events refused by a rate limit',

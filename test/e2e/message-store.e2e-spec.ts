@@ -1,5 +1,6 @@
 import { Client, Pool, type PoolConfig } from 'pg';
 import type { DataSource } from 'typeorm';
+import { isDatabaseUnavailable } from '../../src/common/errors';
 import { uuidv7 } from '../../src/common/uuid';
 import { dataSourceOptions } from '../../src/database/data-source-options';
 import type { MessageEntity } from '../../src/messages/message.entity';
@@ -10,7 +11,8 @@ import { createTestDatabase } from '../support/test-database';
 
 /**
  * MessageStore's own connection on a real PostgreSQL: opened with the pool's options on the first
- * batch, and closed at shutdown only after the statement in flight has been answered.
+ * batch, bound by the pool's query timeout, and closed at shutdown only after the statement in
+ * flight has been answered.
  */
 describe('MessageStore connection', () => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -59,16 +61,31 @@ describe('MessageStore connection', () => {
     await observer.end();
     await database.drop();
   });
-  beforeEach(() => {
+  /** Holds the room's row lock in another session: appends wait for it inside PostgreSQL. */
+  async function lockRoom(): Promise<Client> {
+    const locker = new Client({ connectionString: database.url });
+    await locker.connect();
+    await locker.query('BEGIN');
+    await locker.query('SELECT 1 FROM rooms WHERE id = $1 FOR UPDATE', [roomId]);
+    return locker;
+  }
+
+  function newStore(extra: PoolConfig = {}): MessageStore {
     pool = new Pool({
       connectionString: database.url,
       ...(dataSourceOptions(database.url).extra as PoolConfig),
+      ...extra,
     });
     // The store reads only the pool's options; the repository serves resends only.
     store = new MessageStore(
       { driver: { master: pool } } as unknown as DataSource,
       {} as MessagesRepository,
     );
+    return store;
+  }
+
+  beforeEach(() => {
+    newStore();
   });
   afterEach(async () => {
     await store.onApplicationShutdown();
@@ -129,5 +146,56 @@ describe('MessageStore connection', () => {
       `SELECT count(*) AS n FROM messages WHERE body = 'in flight'`,
     );
     expect(rows[0].n).toBe('1');
+  });
+
+  it("fails a statement that outlasts the pool's query timeout, then writes on a new connection", async () => {
+    await store.onApplicationShutdown();
+    await pool.end();
+    newStore({ query_timeout: 400 });
+    for (let i = 0; i < 3; i += 1) await store.appendBatch([message(`quick ${i}`)]);
+    const [writer] = await hubBackends();
+    const locker = await lockRoom();
+    let outcome: unknown;
+    const started = Date.now();
+    try {
+      outcome = await store.appendBatch([message('too slow')]).catch((e: unknown) => e);
+    } finally {
+      await locker.query('ROLLBACK').catch(() => undefined);
+      await locker.end();
+    }
+    expect(outcome).toBeInstanceOf(Error);
+    expect((outcome as Error).message).toBe('Query read timeout');
+    expect(isDatabaseUnavailable(outcome)).toBe(true);
+    // Not before the timeout counted from this statement's start (quick ones re-armed it).
+    expect(Date.now() - started).toBeGreaterThanOrEqual(350);
+    const [after] = await store.appendBatch([message('after the timeout')]);
+    expect((after as MessageEntity).body).toBe('after the timeout');
+    // The old backend ends once it notices its client is gone; the new one stays.
+    let pids = (await hubBackends()).map((b) => b.pid);
+    for (let i = 0; i < 50 && pids.includes(writer.pid); i += 1) {
+      await new Promise((tick) => setTimeout(tick, 20));
+      pids = (await hubBackends()).map((b) => b.pid);
+    }
+    expect(pids).not.toContain(writer.pid);
+    expect(pids).toHaveLength(1);
+  });
+
+  it('keeps a statement that answers in time, however long the store has been idle', async () => {
+    await store.onApplicationShutdown();
+    await pool.end();
+    newStore({ query_timeout: 300 });
+    await store.appendBatch([message('first')]);
+    const [writer] = await hubBackends();
+    // Idle past the timeout: the timer fires with nothing in flight and must not harm the next.
+    await new Promise((settle) => setTimeout(settle, 450));
+    const locker = await lockRoom();
+    const pending = store.appendBatch([message('waits 150 ms')]).catch((e: unknown) => e);
+    await new Promise((settle) => setTimeout(settle, 150));
+    await locker.query('COMMIT');
+    await locker.end();
+    const outcome = await pending;
+    expect(outcome).not.toBeInstanceOf(Error);
+    expect(((outcome as unknown[])[0] as MessageEntity).body).toBe('waits 150 ms');
+    expect((await hubBackends()).map((b) => b.pid)).toEqual([writer.pid]);
   });
 });
