@@ -45,4 +45,4 @@ STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.status===200?0:1),()=>process.exit(1))"]
 # The V8 flags of package.json's config.nodeFlags (scripts/check-docker.sh keeps them equal).
-CMD ["node", "--max-semi-space-size=8", "--no-flush-bytecode", "dist/src/main.js"]
+CMD ["node", "--min-semi-space-size=8", "--max-semi-space-size=8", "--no-flush-bytecode", "dist/src/main.js"]
