@@ -1,4 +1,12 @@
-import { Controller, Get, Global, Header, Module, OnModuleInit } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Global,
+  Header,
+  Module,
+  OnModuleInit,
+  type Provider,
+} from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import {
   makeCounterProvider,
@@ -7,7 +15,7 @@ import {
   PrometheusController,
   PrometheusModule,
 } from '@willsoto/nestjs-prometheus';
-import { collectDefaultMetrics, Histogram, register, Summary } from 'prom-client';
+import { collectDefaultMetrics, type Metric, register } from 'prom-client';
 import { Public } from '../auth/decorators';
 import { CountingHistogram } from './counting-histogram';
 import { reportLagBeyondInterval } from './event-loop-delay';
@@ -26,6 +34,17 @@ class MetricsController extends PrometheusController {
   }
 }
 
+/**
+ * The provider of a metric of our own class. prom-client's registry is process-wide: a second
+ * app in the same process (tests) reuses the metric the first one registered.
+ */
+function registeredOnce<T extends Metric>(name: string, create: () => T): Provider {
+  return {
+    provide: getToken(name),
+    useFactory: (): T => (register.getSingleMetric(name) as T | undefined) ?? create(),
+  };
+}
+
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 const metricProviders = [
@@ -34,11 +53,9 @@ const metricProviders = [
     help: 'Active WebSocket (socket.io) connections on this node',
   }),
   makeCounterProvider({ name: METRIC.messagesSent, help: 'Messages stored and acknowledged' }),
-  {
-    provide: getToken(METRIC.sendLatencySummary),
-    // prom-client's registry is process-wide: a second app in the same process (tests) reuses it.
-    useFactory: (): Summary =>
-      (register.getSingleMetric(METRIC.sendLatencySummary) as Summary | undefined) ??
+  registeredOnce(
+    METRIC.sendLatencySummary,
+    () =>
       new WindowedSummary({
         name: METRIC.sendLatencySummary,
         help: 'Message send latency from receipt to ack, in seconds (quantiles over the last 10 minutes)',
@@ -46,17 +63,16 @@ const metricProviders = [
         maxAgeSeconds: 600,
         ageBuckets: 5,
       }),
-  },
-  {
-    provide: getToken(METRIC.sendLatencyHistogram),
-    useFactory: (): Histogram =>
-      (register.getSingleMetric(METRIC.sendLatencyHistogram) as Histogram | undefined) ??
+  ),
+  registeredOnce(
+    METRIC.sendLatencyHistogram,
+    () =>
       new CountingHistogram({
         name: METRIC.sendLatencyHistogram,
         help: 'Message send latency from receipt to ack, in seconds (aggregatable across nodes)',
         buckets: LATENCY_BUCKETS,
       }),
-  },
+  ),
   makeCounterProvider({
     name: METRIC.rateLimitHits,
     help: 'Requests or events refused by a rate limit',
