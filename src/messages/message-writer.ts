@@ -11,6 +11,7 @@ const FULL_BATCH = 32;
 /**
  * One statement in flight per node: while it runs, arrivals queue and form the next batch, and
  * messages are stored in the order they arrived (a sender's pipelined sends keep their order).
+ * MessageStore relies on it too: one connection, and one query-timeout timer for it.
  */
 const MAX_CONCURRENT_BATCHES = 1;
 /** Weight of the newest gap in the running mean of the gaps between sends. */
