@@ -13,6 +13,9 @@
  *   node dist/bench/load-generator.js '{"type":"connect","url":"http://127.0.0.1:3000",...}'
  */
 import autocannon from 'autocannon';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename, dirname, join as joinPath } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { io, type Socket } from 'socket.io-client';
 import type { ClientToServerEvents, ServerToClientEvents } from '../src/contracts/socket-events';
@@ -220,6 +223,7 @@ class RoomSession {
         }
         const measured = now >= measureStart ? 1 : 0;
         if (measured && !cpuWindow) {
+          if (command.cpu?.callgrindOutFile) startCounting(command.cpu.serverPid);
           cpuWindow = { at: now, ...this.sampleCpu(command) };
           counters.windowOpen = true;
         }
@@ -232,7 +236,8 @@ class RoomSession {
           aborted = `ack latency over ${command.abortLatencyMs} ms`;
         else if (measured && counters.lastLatencyUs > abortUs)
           aborted = `delivery latency over ${command.abortLatencyMs} ms`;
-        else if (outstanding > command.rate * 2) aborted = `more than 2 s of sends unacknowledged`;
+        else if (outstanding > command.rate * 2 && command.abortLatencyMs <= ABORT_BACKLOG_UP_TO_MS)
+          aborted = `more than 2 s of sends unacknowledged`;
         else if (this.drops > dropsBefore) aborted = 'a subscriber was disconnected';
         setTimeout(tick, 1);
       };
@@ -247,6 +252,10 @@ class RoomSession {
     while (!settled() && performance.now() < drainDeadline) await sleep(2);
     const windowEnd = performance.now();
     const cpuEnd = this.sampleCpu(command);
+    const instructions =
+      command.cpu?.callgrindOutFile && cpuWindow
+        ? stopCounting(command.cpu.serverPid, command.cpu.callgrindOutFile)
+        : undefined;
     const deliveries = counters.deliveries;
     const windowDeliveries = counters.windowDeliveries;
     const unacked = sent - acked - ackErrors;
@@ -316,6 +325,15 @@ class RoomSession {
         const dbCpuMs = (cpuEnd.db - cpuWindow.db) * 1000;
         result.cpu.dbCpuMs = Math.round(dbCpuMs);
         result.cpu.dbUsPerDelivery = round2((dbCpuMs * 1000) / Math.max(1, windowDeliveries));
+      }
+      if (instructions !== undefined) {
+        result.cpu.instructionsPerDelivery = Math.round(
+          instructions.all / Math.max(1, windowDeliveries),
+        );
+        result.cpu.mainThreadInstructionsPerDelivery = Math.round(
+          instructions.main / Math.max(1, windowDeliveries),
+        );
+        result.cpu.callgrindDump = instructions.dump;
       }
       const messages = Math.max(1, windowDeliveries / Math.max(1, subscriberCount));
       if (cpuEnd.sleeps !== undefined && cpuWindow.sleeps !== undefined)
@@ -528,3 +546,72 @@ function main(): void {
 }
 
 main();
+
+/** A step allowed to be slower than this (bench/run.ts --callgrind) is not cut for its backlog. */
+const ABORT_BACKLOG_UP_TO_MS = 60_000;
+
+/** Turns callgrind's instrumentation on in a server under valgrind and zeroes its counters. */
+function startCounting(pid: number): void {
+  callgrindControl(pid, '--instr=on');
+  callgrindControl(pid, '--zero');
+}
+
+/**
+ * Dumps the counters of a server under callgrind (one file per thread, `<outFile>.<n>-<thread>`:
+ * the server runs with --separate-threads=yes), turns its instrumentation off again (the idle
+ * server runs at valgrind's uninstrumented speed) and answers the instructions counted since
+ * startCounting, all threads and the main thread (01) alone.
+ */
+function stopCounting(pid: number, outFile: string): { all: number; main: number; dump: string } {
+  const before = new Set(dumpsOf(outFile));
+  callgrindControl(pid, '--dump');
+  callgrindControl(pid, '--instr=off');
+  // The dump is written by the server process when it next polls for commands.
+  const deadline = Date.now() + 60_000;
+  let fresh: string[] = [];
+  while (Date.now() < deadline) {
+    fresh = dumpsOf(outFile).filter((file) => !before.has(file));
+    if (fresh.some((file) => file.endsWith('-01'))) break;
+    execFileSync('sleep', ['0.2']);
+  }
+  if (!fresh.some((file) => file.endsWith('-01')))
+    throw new Error(`no new callgrind dump ${outFile}.<n>-01`);
+  // The newest dump only: the files of one dump share its number.
+  const newest = Math.max(...fresh.map(dumpNumber));
+  let all = 0;
+  let main = 0;
+  for (const file of fresh.filter((name) => dumpNumber(name) === newest)) {
+    const text = readFileSync(file, 'utf8');
+    const summary = /^summary:\s+(\d+)/m.exec(text) ?? /^totals:\s+(\d+)/m.exec(text);
+    if (!summary) throw new Error(`${file}: no summary line`);
+    all += Number(summary[1]);
+    if (file.endsWith('-01')) main = Number(summary[1]);
+  }
+  return { all, main, dump: `${outFile}.${newest}` };
+}
+
+/** The dump files `<outFile>.<n>-<thread>` written so far. */
+function dumpsOf(outFile: string): string[] {
+  const prefix = basename(outFile) + '.';
+  return readdirSync(dirname(outFile))
+    .filter((name) => name.startsWith(prefix) && /^\d+-\d+$/.test(name.slice(prefix.length)))
+    .map((name) => joinPath(dirname(outFile), name));
+}
+
+function dumpNumber(file: string): number {
+  return Number(/\.(\d+)-\d+$/.exec(file)![1]);
+}
+
+function callgrindControl(pid: number, command: string): void {
+  const output = execFileSync('callgrind_control', [command, String(pid)], {
+    // vgdb names a process's control pipes after $USER and $HOST, and the servers run with
+    // HOST=127.0.0.1, their address (bench/run.ts).
+    env: { ...process.env, HOST: '127.0.0.1' },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 60_000,
+  });
+  // It exits 0 when it finds no such process, too.
+  if (!/\bOK\b/.test(output))
+    throw new Error(`callgrind_control ${command} ${pid}: ${output.trim() || 'no answer'}`);
+}

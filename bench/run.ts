@@ -32,6 +32,18 @@
  *                         the load generator's (default) or the servers' (see docs/benchmarks.md)
  *   --heap-snapshots[=LIST]  servers (default agenthub) that write a heap snapshot before and
  *                         after opening the idle connections (bench/heap-summary.ts diffs them)
+ *   --variant=FLAGS       also run "AgentHub B" in the CPU phase, right after AgentHub at every
+ *                         rate: a second AgentHub process with these node flags added to
+ *                         config.nodeFlags (space-separated; "" for none), on the same database,
+ *                         to compare two configurations or builds within one run
+ *   --variant-main=FILE   AgentHub B runs this main.js instead (another build, e.g. of an
+ *                         earlier commit in a git worktree); implies --variant
+ *   --callgrind[=LIST]    run these servers (default agenthub,raw) under valgrind's callgrind and
+ *                         count the user-space instructions they execute per delivery in the CPU
+ *                         phase (deterministic where CPU time on a VM is not; the kernel's share
+ *                         is not counted). Use a rate they sustain under valgrind, e.g.
+ *                         --phases=cpu --cpu-rates=10; their CPU times are valgrind's. Dumps land
+ *                         in <out>/profiles/ (callgrind_annotate reads them)
  *   --out=DIR             results folder (default bench/results)
  *   --render=FILE.json    only rewrite FILE.md (summary recomputed) from an earlier run's JSON
  * With DATABASE_URL set, PostgreSQL is that server (two scratch databases named *_bench_*, dropped
@@ -59,7 +71,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { generateApiToken } from '../src/auth/api-token';
 import { uuidv7 } from '../src/common/uuid';
 import type {
@@ -69,6 +81,7 @@ import type {
   MessagePage,
   RoomDto,
 } from '../src/contracts/rest';
+import { byKind, mutatorOf, selfCosts } from './callgrind-summary';
 import { compileBench } from './lib/compile';
 import { serverNodeFlags } from './lib/node-flags';
 import { median } from './lib/histogram';
@@ -90,7 +103,13 @@ import {
   treeCpuSeconds,
   type MachineInfo,
 } from './lib/proc';
-import type { ConnectResult, HttpResult, ServerKind, StepResult } from './lib/protocol';
+import type {
+  ConnectResult,
+  HttpResult,
+  ServerKind,
+  StepCommand,
+  StepResult,
+} from './lib/protocol';
 import { cpuRatesOf, renderMarkdown } from './lib/report';
 import { signAccessToken } from './lib/server-common';
 import {
@@ -151,6 +170,10 @@ export interface Options {
   profileIntervalUs?: number;
   /** Servers that write heap snapshots around the connection phase. */
   heapSnapshots: ServerKind[];
+  /** Servers run under callgrind, whose instructions per delivery the CPU phase counts. */
+  callgrind: ServerKind[];
+  /** "AgentHub B" of the CPU phase: extra node flags, and another build's main.js. */
+  variant?: { flags: string[]; main?: string };
   outDir: string;
 }
 
@@ -167,6 +190,8 @@ type ModeSettings = Omit<
   | 'baselineKeyObject'
   | 'waitIdleSeconds'
   | 'databaseCore'
+  | 'variant'
+  | 'callgrind'
 >;
 
 const FULL: ModeSettings = {
@@ -225,11 +250,11 @@ const QUICK: ModeSettings = {
   restSeconds: 4,
 };
 
-function profileList(raw: string | undefined): ServerKind[] {
+function profileList(raw: string | undefined, all = 'agenthub'): ServerKind[] {
   if (raw === undefined) return [];
-  const list = (raw === 'true' ? 'agenthub' : raw).split(',') as ServerKind[];
+  const list = (raw === 'true' ? all : raw).split(',') as ServerKind[];
   for (const kind of list) {
-    if (!['agenthub', 'baseline', 'raw', 'raw-rt'].includes(kind))
+    if (!['agenthub', 'agenthub-b', 'baseline', 'raw', 'raw-rt'].includes(kind))
       throw new Error(`unknown server ${kind}`);
   }
   return list;
@@ -290,6 +315,9 @@ function parseOptions(argv: string[]): Options {
     'round-trip',
     'db-core',
     'profile-interval',
+    'variant',
+    'variant-main',
+    'callgrind',
   ];
   for (const name of flags.keys())
     if (!known.includes(name)) throw new Error(`unknown option --${name}`);
@@ -300,6 +328,13 @@ function parseOptions(argv: string[]): Options {
     profile: profileList(flags.get('profile')),
     profileIntervalUs: flags.has('profile-interval') ? int('profile-interval', 1000) : undefined,
     heapSnapshots: profileList(flags.get('heap-snapshots')),
+    callgrind: profileList(flags.get('callgrind'), 'agenthub,raw'),
+    // Under callgrind the window opens with a pause (instrumentation switched on) and every
+    // message costs tens of times more: the step must not be cut short for its latency.
+    abortLatencyMs: flags.has('callgrind') ? 600_000 : base.abortLatencyMs,
+    // Single-threaded under valgrind, a server keeps up with a few hundred messages a second at
+    // most, even with instrumentation off.
+    cpuBurstRate: flags.has('callgrind') ? 100 : base.cpuBurstRate,
     rawSweeps: flags.get('raw-sweeps') === 'true',
     baselineKeyObject: flags.get('baseline-keyobject') === 'true',
     waitIdleSeconds: flags.has('wait-idle') ? int('wait-idle', 0) : 0,
@@ -323,6 +358,15 @@ function parseOptions(argv: string[]): Options {
       ? (flags.get('subscribers') ?? '').split(',').map(Number)
       : base.subscriberCounts,
     phases,
+    variant:
+      flags.has('variant') || flags.has('variant-main')
+        ? {
+            flags: (flags.get('variant') === 'true' ? '' : (flags.get('variant') ?? ''))
+              .split(' ')
+              .filter(Boolean),
+            main: flags.has('variant-main') ? resolve(flags.get('variant-main')!) : undefined,
+          }
+        : undefined,
     outDir: resolve(flags.get('out') ?? join(ROOT, 'bench', 'results')),
   };
 }
@@ -724,7 +768,7 @@ class Bench {
 
   private step(
     rate: number,
-    cpu?: { serverPid: number; dbRootPid?: number },
+    cpu?: StepCommand['cpu'],
     timing?: { warmupMs: number; durationMs: number },
   ): Promise<StepResult> {
     const warmupMs = timing?.warmupMs ?? this.options.warmupMs;
@@ -740,14 +784,21 @@ class Bench {
         abortLatencyMs: this.options.abortLatencyMs,
         cpu,
       },
-      warmupMs + durationMs + this.options.drainMs + 30_000,
+      warmupMs +
+        durationMs +
+        this.options.drainMs +
+        (this.options.callgrind.length > 0 ? 600_000 : 30_000),
     );
   }
 
   async cpu(fixture: Fixture, rate: number): Promise<StepResult> {
     await this.openRoom(fixture, this.options.cpuSubscribers);
     try {
-      if (!this.burstDone.has(fixture.kind) && this.options.cpuBurstMs > 0) {
+      // Under callgrind, before every step: after a minute of the other servers' turns, V8 had
+      // recompiled half of what ran in the window (TurboFan's share of the instructions counted
+      // went from 3% in round 1 to 50-56% in round 2, in AgentHub and raw alike).
+      const callgrind = this.options.callgrind.includes(fixture.kind);
+      if ((callgrind || !this.burstDone.has(fixture.kind)) && this.options.cpuBurstMs > 0) {
         this.burstDone.add(fixture.kind);
         const burst = await this.step(this.options.cpuBurstRate, undefined, {
           warmupMs: 0,
@@ -762,9 +813,17 @@ class Bench {
         {
           serverPid: fixture.server.pid,
           dbRootPid: fixture.kind.startsWith('raw') ? undefined : this.databases.postmasterPid,
+          callgrindOutFile: this.options.callgrind.includes(fixture.kind)
+            ? join(
+                this.options.outDir,
+                'profiles',
+                `callgrind.${fixture.kind}.${fixture.server.pid}`,
+              )
+            : undefined,
         },
         { warmupMs: this.options.cpuWarmupMs, durationMs: this.options.cpuDurationMs },
       );
+      if (step.cpu?.callgrindDump) classifyInstructions(step.cpu);
       log(
         `  ${fixture.label} at ${rate} msg/s: ${step.cpu?.serverUsPerDelivery} µs server CPU per delivery` +
           (step.cpu?.dbUsPerDelivery !== undefined
@@ -772,6 +831,10 @@ class Bench {
             : '') +
           (step.cpu?.ipisPerMessage !== undefined
             ? `, ${step.cpu.serverSleepsPerMessage} server sleeps and ${step.cpu.ipisPerMessage} IPIs per message`
+            : '') +
+          (step.cpu?.instructionsPerDelivery !== undefined
+            ? `, ${step.cpu.instructionsPerDelivery} instructions per delivery ` +
+              `(${step.cpu.mutatorInstructionsPerDelivery} without GC and compilation; callgrind)`
             : '') +
           ` over ${step.cpu?.deliveries} deliveries; ${step.verdict}`,
       );
@@ -847,8 +910,9 @@ function summarise(records: Array<PhaseRecord<unknown>>, options: Options): Summ
     target: string,
     check?: (row: SummaryRow) => boolean | null,
     ratioOf: 'baseline' | 'raw' | 'raw-rt' = 'baseline',
+    hub: 'agenthub' | 'agenthub-b' = 'agenthub',
   ): SummaryRow => {
-    const agenthub = median(values('agenthub', phase, pick));
+    const agenthub = median(values(hub, phase, pick));
     const baseline = median(values('baseline', phase, pick));
     // The raw column holds the reference the ratio is against: raw, or raw + round trip.
     const raw = median(values(ratioOf === 'raw-rt' ? 'raw-rt' : 'raw', phase, pick));
@@ -904,6 +968,23 @@ function summarise(records: Array<PhaseRecord<unknown>>, options: Options): Summ
         ),
         note: cpuNote,
       },
+      ...(records.some((record) => record.server === 'agenthub-b')
+        ? [
+            {
+              ...row(
+                `server CPU per delivered message (${rate} msg/s), AgentHub column: AgentHub B (${variantLabel(options.variant)})`,
+                'µs',
+                'cpu',
+                atRate((step) => step.cpu?.serverUsPerDelivery),
+                '',
+                undefined,
+                'raw',
+                'agenthub-b',
+              ),
+              note: cpuNote,
+            },
+          ]
+        : []),
       ...(records.some((record) => record.server === 'raw-rt')
         ? [
             {
@@ -920,6 +1001,33 @@ function summarise(records: Array<PhaseRecord<unknown>>, options: Options): Summ
             },
           ]
         : []),
+      ...(['mutator', 'all'] as const).flatMap((threads) =>
+        (['raw', 'raw-rt'] as const)
+          .filter((reference) =>
+            records.some(
+              (record) =>
+                record.server === reference &&
+                (record.data as StepResult).cpu?.instructionsPerDelivery !== undefined,
+            ),
+          )
+          .map((reference) => ({
+            ...row(
+              `user-space instructions per delivered message${threads === 'mutator' ? ' without GC and compilation' : ''} (callgrind, ${rate} msg/s)` +
+                (reference === 'raw-rt' ? ', raw column: raw socket.io + round trip' : ''),
+              'instructions',
+              'cpu',
+              atRate((step) =>
+                threads === 'mutator'
+                  ? step.cpu?.mutatorInstructionsPerDelivery
+                  : step.cpu?.instructionsPerDelivery,
+              ),
+              '',
+              undefined,
+              reference,
+            ),
+            note: cpuNote,
+          })),
+      ),
       {
         ...row(
           `PostgreSQL CPU per delivered message (same phase, ${rate} msg/s)`,
@@ -968,6 +1076,40 @@ function summarise(records: Array<PhaseRecord<unknown>>, options: Options): Summ
     ),
   );
   return rows;
+}
+
+/** Sorts the instructions of a callgrind window by kind (all threads of its dump). */
+function classifyInstructions(cpu: NonNullable<StepResult['cpu']>): void {
+  const dump = cpu.callgrindDump!;
+  const prefix = basename(dump) + '-';
+  const costs = new Map<string, number>();
+  for (const name of readdirSync(dirname(dump))) {
+    if (!name.startsWith(prefix) || !/^\d+$/.test(name.slice(prefix.length))) continue;
+    for (const [fn, cost] of selfCosts(join(dirname(dump), name)))
+      costs.set(fn, (costs.get(fn) ?? 0) + cost);
+  }
+  const deliveries = Math.max(1, cpu.deliveries);
+  const kinds = byKind(costs);
+  cpu.mutatorInstructionsPerDelivery = Math.round(mutatorOf(kinds) / deliveries);
+  cpu.instructionsByKind = Object.fromEntries(
+    [...kinds]
+      .sort((a, b) => b[1] - a[1])
+      .map(([kind, cost]) => [kind, Math.round(cost / deliveries)]),
+  );
+}
+
+/** How AgentHub B differs from AgentHub, for the log and the summary. */
+function variantLabel(variant: Options['variant']): string {
+  if (!variant) return '';
+  const parts = [
+    ...(variant.flags.length > 0 ? [`node flags + ${variant.flags.join(' ')}`] : []),
+    ...(variant.main ? [`build ${relativeToRoot(variant.main)}`] : []),
+  ];
+  return parts.join(', ') || 'the same build and flags';
+}
+
+function relativeToRoot(file: string): string {
+  return file.startsWith(ROOT + '/') ? file.slice(ROOT.length + 1) : file;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -1067,8 +1209,29 @@ async function main(): Promise<void> {
       DATABASE_URL: undefined,
     };
     const profileDir = join(options.outDir, 'profiles');
-    if (options.profile.length + options.heapSnapshots.length > 0)
+    if (options.profile.length + options.heapSnapshots.length + options.callgrind.length > 0)
       mkdirSync(profileDir, { recursive: true });
+    if (options.callgrind.length > 0) {
+      flags.push(
+        `under callgrind (${options.callgrind.join(', ')}): their CPU times are valgrind's; compare instructions`,
+      );
+    }
+    // Under callgrind with instrumentation off until a CPU window opens (load-generator.ts).
+    // V8 runs single-threaded there: with its compiler threads, optimisation work queued during
+    // the burst spilled into the measured window (TurboFan 3% to 75% of the instructions counted,
+    // from one window to the next); on the main thread it is done when the code is first hot.
+    const callgrindFlags = (kind: ServerKind): string[] =>
+      options.callgrind.includes(kind) ? ['--single-threaded'] : [];
+    const wrapperOf = (kind: ServerKind): string[] | undefined =>
+      options.callgrind.includes(kind)
+        ? [
+            'valgrind',
+            '--tool=callgrind',
+            '--instr-atstart=no',
+            '--separate-threads=yes',
+            `--callgrind-out-file=${join(profileDir, `callgrind.${kind}.%p`)}`,
+          ]
+        : undefined;
     const profileInterval = options.profileIntervalUs
       ? [`--cpu-prof-interval=${options.profileIntervalUs}`]
       : [];
@@ -1081,34 +1244,61 @@ async function main(): Promise<void> {
         : []),
     ];
     const agenthubPort = await freePort();
+    const agenthubEnv = (port: number): Record<string, string | undefined> => ({
+      ...baseEnv,
+      NODE_ENV: 'production',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATABASE_URL: databases.agenthubUrl,
+      AGENTHUB_DATA_DIR: join(tempDir, 'agenthub'),
+      JWT_SECRET: secret,
+      JWT_TTL: String(JWT_TTL_SECONDS),
+      ADMIN_API_TOKEN: adminToken,
+      LOG_LEVEL: 'warn',
+      RATE_LIMIT_REST_ANON: '1000000',
+      RATE_LIMIT_REST_AUTH: '1000000',
+      RATE_LIMIT_WS_EVENTS: '100000',
+      RATE_LIMIT_WS_SOCKETS_PER_AGENT: '100000',
+      RATE_LIMIT_WS_HANDSHAKES: '1000000',
+      SHUTDOWN_TIMEOUT: '10',
+    });
     const agenthub = await ManagedServer.start({
       label: 'AgentHub',
-      args: [...profiling('agenthub'), ...nodeFlags, mainJs],
+      args: [...profiling('agenthub'), ...callgrindFlags('agenthub'), ...nodeFlags, mainJs],
       cwd: ROOT,
       port: agenthubPort,
       readyPath: '/readyz',
       logFile: join(logDir, 'agenthub.log'),
-      env: {
-        ...baseEnv,
-        NODE_ENV: 'production',
-        PORT: String(agenthubPort),
-        HOST: '127.0.0.1',
-        DATABASE_URL: databases.agenthubUrl,
-        AGENTHUB_DATA_DIR: join(tempDir, 'agenthub'),
-        JWT_SECRET: secret,
-        JWT_TTL: String(JWT_TTL_SECONDS),
-        ADMIN_API_TOKEN: adminToken,
-        LOG_LEVEL: 'warn',
-        RATE_LIMIT_REST_ANON: '1000000',
-        RATE_LIMIT_REST_AUTH: '1000000',
-        RATE_LIMIT_WS_EVENTS: '100000',
-        RATE_LIMIT_WS_SOCKETS_PER_AGENT: '100000',
-        RATE_LIMIT_WS_HANDSHAKES: '1000000',
-        SHUTDOWN_TIMEOUT: '10',
-      },
+      env: agenthubEnv(agenthubPort),
+      wrapper: wrapperOf('agenthub'),
     });
     cleanups.push(() => agenthub.stop());
     log(`AgentHub pid ${agenthub.pid} on ${agenthub.url}`);
+    // Started after the first, so its migrations find the schema in place.
+    let agenthubB: ManagedServer | undefined;
+    if (options.variant && options.phases.includes('cpu')) {
+      const port = await freePort();
+      agenthubB = await ManagedServer.start({
+        label: 'AgentHub B',
+        args: [
+          ...profiling('agenthub-b'),
+          ...callgrindFlags('agenthub-b'),
+          ...nodeFlags,
+          ...options.variant.flags,
+          options.variant.main ?? mainJs,
+        ],
+        // Another build runs from its own checkout (<root>/dist/src/main.js).
+        cwd: options.variant.main ? resolve(options.variant.main, '..', '..', '..') : ROOT,
+        port,
+        readyPath: '/readyz',
+        logFile: join(logDir, 'agenthub-b.log'),
+        env: { ...agenthubEnv(port), AGENTHUB_DATA_DIR: join(tempDir, 'agenthub-b') },
+        wrapper: wrapperOf('agenthub-b'),
+      });
+      const started = agenthubB;
+      cleanups.push(() => started.stop());
+      log(`AgentHub B pid ${started.pid} on ${started.url}: ${variantLabel(options.variant)}`);
+    }
     const referenceEnv = {
       ...baseEnv,
       JWT_SECRET: secret,
@@ -1119,23 +1309,33 @@ async function main(): Promise<void> {
     const baselinePort = await freePort();
     const baseline = await ManagedServer.start({
       label: 'baseline',
-      args: [...profiling('baseline'), join(distBench, 'baseline-server.js')],
+      args: [
+        ...profiling('baseline'),
+        ...callgrindFlags('baseline'),
+        join(distBench, 'baseline-server.js'),
+      ],
       cwd: ROOT,
       port: baselinePort,
       readyPath: '/healthz',
       logFile: join(logDir, 'baseline.log'),
       env: { ...referenceEnv, PORT: String(baselinePort), DATABASE_URL: databases.baselineUrl },
+      wrapper: wrapperOf('baseline'),
     });
     cleanups.push(() => baseline.stop());
     const rawPort = await freePort();
     const raw = await ManagedServer.start({
       label: 'raw socket.io',
-      args: [...profiling('raw'), join(distBench, 'raw-socketio-server.js')],
+      args: [
+        ...profiling('raw'),
+        ...callgrindFlags('raw'),
+        join(distBench, 'raw-socketio-server.js'),
+      ],
       cwd: ROOT,
       port: rawPort,
       readyPath: '/healthz',
       logFile: join(logDir, 'raw.log'),
       env: { ...referenceEnv, PORT: String(rawPort) },
+      wrapper: wrapperOf('raw'),
     });
     cleanups.push(() => raw.stop());
     // A process that answers each byte with itself: the round trip without a database's work.
@@ -1158,12 +1358,17 @@ async function main(): Promise<void> {
       const rawRtPort = await freePort();
       const reference = await ManagedServer.start({
         label: 'raw socket.io + round trip',
-        args: [...profiling('raw-rt'), join(distBench, 'raw-socketio-server.js')],
+        args: [
+          ...profiling('raw-rt'),
+          ...callgrindFlags('raw-rt'),
+          join(distBench, 'raw-socketio-server.js'),
+        ],
         cwd: ROOT,
         port: rawRtPort,
         readyPath: '/healthz',
         logFile: join(logDir, 'raw-rt.log'),
         env: { ...referenceEnv, PORT: String(rawRtPort), ROUND_TRIP_SOCKET: echoSocket },
+        wrapper: wrapperOf('raw-rt'),
       });
       cleanups.push(() => reference.stop());
       rawRt = reference;
@@ -1176,6 +1381,7 @@ async function main(): Promise<void> {
     const pinned =
       (process.env.DATABASE_URL !== undefined || databasePinned) &&
       agenthub.pinned &&
+      (agenthubB?.pinned ?? true) &&
       baseline.pinned &&
       raw.pinned &&
       (rawRt?.pinned ?? true) &&
@@ -1196,6 +1402,13 @@ async function main(): Promise<void> {
       baseline: await baselineFixture(baseline, secret, baselineSql, options),
       raw: rawFixture(raw, secret),
       rawRt: rawRt ? rawFixture(rawRt, secret, true) : undefined,
+      agenthubB: agenthubB
+        ? {
+            ...(await agenthubFixture(agenthubB, adminToken, agenthubSql, options)),
+            kind: 'agenthub-b' as const,
+            label: 'AgentHub B',
+          }
+        : undefined,
     };
     const pair = [fixtures.agenthub, fixtures.baseline];
     const bench = new Bench(options, generator, databases);
@@ -1212,9 +1425,12 @@ async function main(): Promise<void> {
             `round ${round}: CPU per delivered message at ${rate} msg/s x ${options.cpuSubscribers}`,
           );
           const references = fixtures.rawRt ? [fixtures.raw, fixtures.rawRt] : [fixtures.raw];
+          const hubs = fixtures.agenthubB
+            ? [fixtures.agenthub, fixtures.agenthubB]
+            : [fixtures.agenthub];
           for (const fixture of i === 0
-            ? [...pair, ...references]
-            : [fixtures.agenthub, ...references])
+            ? [...hubs, fixtures.baseline, ...references]
+            : [...hubs, ...references])
             await bench.record(round, fixture, 'cpu', () => bench.cpu(fixture, rate));
         }
       }

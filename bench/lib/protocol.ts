@@ -1,8 +1,11 @@
 /** Messages between the runner (bench/run.ts) and the load generator (bench/load-generator.ts). */
 import type { Percentiles } from './histogram';
 
-/** `raw-rt`: the raw socket.io server waiting for one round trip to an echo process per message. */
-export type ServerKind = 'agenthub' | 'baseline' | 'raw' | 'raw-rt';
+/**
+ * `raw-rt`: the raw socket.io server waiting for one round trip to an echo process per message;
+ * `agenthub-b`: a second AgentHub with other node flags or another build (bench/run.ts --variant).
+ */
+export type ServerKind = 'agenthub' | 'agenthub-b' | 'baseline' | 'raw' | 'raw-rt';
 
 /** A room on one server, with the access tokens of its publisher and subscriber agents. */
 export interface RoomTarget {
@@ -34,7 +37,16 @@ export interface StepCommand {
   /** Stop sending early when an ack or a delivery takes longer than this (the server is saturated). */
   abortLatencyMs: number;
   /** When set, CPU time of these processes is sampled over the measured window. */
-  cpu?: { serverPid: number; dbRootPid?: number };
+  cpu?: {
+    serverPid: number;
+    dbRootPid?: number;
+    /**
+     * The server runs under valgrind's callgrind (bench/run.ts --callgrind): its instructions
+     * are counted over the window (instrumentation on, counters zeroed, dumped to
+     * `<outFile>.<n>`, instrumentation off again).
+     */
+    callgrindOutFile?: string;
+  };
 }
 
 export interface CloseRoomCommand {
@@ -129,6 +141,23 @@ export interface StepResult {
     serverSleepsPerMessage?: number;
     /** Inter-processor interrupts of the whole machine per message sent (see proc.ts). */
     ipisPerMessage?: number;
+    /** Under callgrind: user-space instructions the server executed per delivery (all threads). */
+    instructionsPerDelivery?: number;
+    /**
+     * The same, of the main thread alone (the event loop: no concurrent compilation, no GC
+     * helper threads), which varies least from one window to the next.
+     */
+    mainThreadInstructionsPerDelivery?: number;
+    /** The window's dump: files `<callgrindDump>-<thread>` (bench/callgrind-summary.ts reads them). */
+    callgrindDump?: string;
+    /**
+     * Instructions per delivery without garbage collection and compilation (bench/run.ts sorts
+     * the dump's functions by kind): the server's own work per message, which a window that
+     * happens to hold a major GC or a recompilation does not inflate.
+     */
+    mutatorInstructionsPerDelivery?: number;
+    /** Instructions per delivery by kind of function (callgrind-summary.ts's kinds). */
+    instructionsByKind?: Record<string, number>;
   };
 }
 

@@ -9,6 +9,7 @@ export function cpuRatesOf(options: BenchResults['options']): number[] {
 
 const LABEL = {
   agenthub: 'AgentHub',
+  'agenthub-b': 'AgentHub B',
   baseline: 'baseline',
   raw: 'raw socket.io',
   'raw-rt': 'raw socket.io + round trip',
@@ -118,18 +119,36 @@ export function renderMarkdown(results: BenchResults): string {
             'without a database).'
           : ''),
       '',
-      '| round | msg/s | server | deliveries | server CPU ms (kernel; main thread) | µs / delivery | PostgreSQL µs / delivery | server sleeps / msg | IPIs / msg | p99 ms | verdict |',
-      '|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|',
+      '| round | msg/s | server | deliveries | server CPU ms (kernel; main thread) | µs / delivery | PostgreSQL µs / delivery | server sleeps / msg | IPIs / msg | instructions / delivery (without GC and compilation) | p99 ms | verdict |',
+      '|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
     );
     for (const record of cpu) {
       const step = record.data;
       out.push(
         `| ${record.round} | ${step.rate} | ${LABEL[record.server]} | ${step.cpu?.deliveries ?? '–'} | ${step.cpu ? `${step.cpu.serverCpuMs} (${step.cpu.serverSystemMs}${step.cpu.serverMainThreadMs !== undefined ? `; ${step.cpu.serverMainThreadMs}` : ''})` : '–'} | ` +
           `${step.cpu?.serverUsPerDelivery ?? '–'} | ${step.cpu?.dbUsPerDelivery ?? '–'} | ` +
-          `${step.cpu?.serverSleepsPerMessage ?? '–'} | ${step.cpu?.ipisPerMessage ?? '–'} | ${step.latency.p99Ms} | ${step.verdict} |`,
+          `${step.cpu?.serverSleepsPerMessage ?? '–'} | ${step.cpu?.ipisPerMessage ?? '–'} | ${step.cpu?.instructionsPerDelivery !== undefined ? `${step.cpu.instructionsPerDelivery} (${step.cpu.mutatorInstructionsPerDelivery ?? '–'})` : '–'} | ${step.latency.p99Ms} | ${step.verdict} |`,
       );
     }
     out.push('');
+    const counted = cpu.filter((record) => record.data.cpu?.instructionsByKind);
+    if (counted.length > 0) {
+      const kinds = [
+        ...new Set(counted.flatMap((r) => Object.keys(r.data.cpu!.instructionsByKind!))),
+      ];
+      out.push(
+        'User-space instructions per delivery by kind of function (callgrind, all threads; ' +
+          '`bench/callgrind-summary.ts` lists the functions):',
+        '',
+        `| kind | ${counted.map((r) => `${LABEL[r.server]} r${r.round}`).join(' | ')} |`,
+        `|---|${counted.map(() => '---:').join('|')}|`,
+        ...kinds.map(
+          (kind) =>
+            `| ${kind} | ${counted.map((r) => r.data.cpu!.instructionsByKind![kind] ?? 0).join(' | ')} |`,
+        ),
+        '',
+      );
+    }
   }
 
   const connections = byPhase<ConnectionPhase>(results, 'conn');

@@ -40,6 +40,8 @@ export interface ServerSpec {
   cwd: string;
   /** The core it is pinned to (default SERVER_CORE). */
   core?: number;
+  /** A command that runs node (e.g. valgrind and its options): node and args follow it. */
+  wrapper?: string[];
 }
 
 /** A server process under test, listening on 127.0.0.1; restartable on the same port. */
@@ -83,8 +85,12 @@ export class ManagedServer {
     this.log.end();
   }
 
-  private async launch(timeoutMs = 90_000): Promise<void> {
-    const child = spawn(process.execPath, this.spec.args, {
+  private async launch(): Promise<void> {
+    const { wrapper } = this.spec;
+    // Under valgrind start-up is several times slower.
+    const timeoutMs = wrapper ? 600_000 : 90_000;
+    const [command, ...args] = [...(wrapper ?? []), process.execPath, ...this.spec.args];
+    const child = spawn(command, args, {
       cwd: this.spec.cwd,
       env: this.spec.env,
       stdio: ['ignore', 'pipe', 'pipe'],
