@@ -6,13 +6,16 @@
  *   npx ts-node --transpile-only bench/callgrind-summary.ts DUMP [OTHER_DUMP] --per=2000 \
  *     [--perf-map=/tmp/perf-PID.map] [--other-perf-map=...] [--top=40]
  *
+ * DUMP is a dump file, or a dump's prefix (`bench/results/profiles/callgrind-*\/callgrind.agenthub.PID.1`)
+ * whose thread files (`-01`, `-02`, …) are summed: the CPU table's JSON has it as callgrindDump.
  * `--per` divides by the deliveries of the window (the CPU table's "deliveries"). JIT-compiled
  * JavaScript has no symbols, so callgrind names it by address; a server started with
  * `--perf-basic-prof` (e.g. `--variant=--perf-basic-prof --callgrind=agenthub-b`) writes
  * /tmp/perf-<pid>.map, whose names replace those addresses here. Needs callgrind_annotate.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 
 interface PerfSymbol {
   start: number;
@@ -25,13 +28,38 @@ function argument(name: string): string | undefined {
   return process.argv.find((arg) => arg.startsWith(prefix))?.slice(prefix.length);
 }
 
-/** Self instructions by function name, as callgrind_annotate lists them. */
+/**
+ * Self instructions by function name, as callgrind_annotate lists them, of one dump file, or of
+ * every thread's file of a dump (`<dump>-<thread>`) when `dump` names none itself.
+ */
 export function selfCosts(dump: string, perfMap?: string): Map<string, number> {
-  const text = execFileSync('callgrind_annotate', ['--inclusive=no', '--threshold=100', dump], {
-    encoding: 'utf8',
-    maxBuffer: 256 * 1024 * 1024,
-  });
   const symbols = perfMap && existsSync(perfMap) ? readPerfMap(perfMap) : [];
+  const costs = new Map<string, number>();
+  for (const file of dumpFiles(dump)) {
+    for (const [name, cost] of annotate(file, symbols))
+      costs.set(name, (costs.get(name) ?? 0) + cost);
+  }
+  return costs;
+}
+
+/** `dump` itself, or the files `<dump>-<thread>` of a run with --separate-threads=yes. */
+export function dumpFiles(dump: string): string[] {
+  if (existsSync(dump)) return [dump];
+  const prefix = basename(dump) + '-';
+  const files = readdirSync(dirname(dump))
+    .filter((name) => name.startsWith(prefix) && /^\d+$/.test(name.slice(prefix.length)))
+    .map((name) => join(dirname(dump), name));
+  if (files.length === 0) throw new Error(`no callgrind dump ${dump} or ${dump}-<thread>`);
+  return files;
+}
+
+function annotate(file: string, symbols: PerfSymbol[]): Map<string, number> {
+  // --auto=no: no annotated source lines, whose counts would match the function lines below.
+  const text = execFileSync(
+    'callgrind_annotate',
+    ['--inclusive=no', '--threshold=100', '--auto=no', file],
+    { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 },
+  );
   const costs = new Map<string, number>();
   for (const line of text.split('\n')) {
     const match = /^\s*([\d,]+)\s+\([\s\d.]+%\)\s+(.*)$/.exec(line);
@@ -77,13 +105,13 @@ export const COMPILER_KINDS = ['TurboFan / Maglev', 'lazy compilation (parser, b
 /** V8's collectors, their visitors and what they walk (code relocation info, caches, roots). */
 const GC_FUNCTIONS = new RegExp(
   [
-    'Heap',
+    '\\bHeap::(?!Allocate)',
     'Scaveng',
     'MarkCompact',
     'Marking',
     'MarkBit',
     'Sweeper',
-    'heap::',
+    '\\bheap::',
     'Evacuat',
     'PointersUpdating',
     'LiveObject',
@@ -93,26 +121,40 @@ const GC_FUNCTIONS = new RegExp(
     'IterateObjectCache',
     'ObjectVisitor',
     'RootVisitor',
+    'GCTracer',
   ].join('|'),
 );
 
 export function kindOf(name: string): string {
   if (name.startsWith('JS ') || name.includes('[???]')) return 'JavaScript (JIT code)';
-  if (name.includes('compiler::') || name.includes('maglev')) return 'TurboFan / Maglev';
-  if (
-    /v8::internal::(Parser|PreParser|Scanner|interpreter::|BytecodeGenerator|AstNode|Ast)/.test(
-      name,
-    )
-  )
+  // Classified by the function's own (qualified, templated) name: its parameter list would match
+  // too much (every `Handle<HeapObject>` argument would read as GC).
+  const own = functionName(name);
+  if (own.includes('compiler::') || own.includes('maglev')) return 'TurboFan / Maglev';
+  if (/v8::internal::(Parser|PreParser|Scanner|interpreter::|BytecodeGenerator|Ast)/.test(own))
     return 'lazy compilation (parser, bytecode)';
-  if (/Builtins_\w*IC\b|Builtins_\w*IC_/.test(name)) return 'inline caches (IC builtins)';
-  if (name.includes('Builtins_')) return 'other V8 builtins';
-  if (/Json/.test(name)) return 'JSON';
-  if (GC_FUNCTIONS.test(name)) return GC_KIND;
+  if (/Builtins_\w*IC\b|Builtins_\w*IC_/.test(own)) return 'inline caches (IC builtins)';
+  if (own.includes('Builtins_')) return 'other V8 builtins';
+  if (GC_FUNCTIONS.test(own)) return GC_KIND;
+  if (/Json/.test(own)) return 'JSON';
   if (name.includes('libc.so')) return 'libc';
-  if (name.includes('/usr/bin/node') || name.includes('node::') || name.includes('v8::'))
+  if (name.includes('/usr/bin/node') || own.includes('node::') || own.includes('v8::'))
     return "V8's and Node's C++";
   return 'other';
+}
+
+/** `file:ret ns::Class<T>::fn(args) const [object]` without the file, the arguments and the object. */
+function functionName(name: string): string {
+  const withoutFile = name.slice(name.indexOf(':') + 1).replace(/ \[[^\]]*\]$/, '');
+  let depth = 0;
+  for (let i = 0; i < withoutFile.length; i += 1) {
+    const c = withoutFile[i];
+    if (c === '<') depth += 1;
+    else if (c === '>') depth -= 1;
+    else if (c === '(' && depth === 0 && i > 0 && !withoutFile.startsWith('(anonymous', i))
+      return withoutFile.slice(0, i);
+  }
+  return withoutFile;
 }
 
 export function byKind(costs: Map<string, number>): Map<string, number> {
@@ -143,7 +185,9 @@ function main(): void {
   const total = (costs: Map<string, number>): number =>
     [...costs.values()].reduce((sum, n) => sum + n, 0);
 
-  console.log(`instructions per ${per === 1 ? 'window' : `1/${per} of the window`}\n`);
+  console.log(
+    per === 1 ? 'instructions in the window\n' : `instructions per delivery (window / ${per})\n`,
+  );
   const kindsA = byKind(a);
   const kindsB = b ? byKind(b) : undefined;
   console.log(`| kind | ${dumps[0]} |${b ? ` ${dumps[1]} | difference |` : ''}`);
@@ -165,10 +209,12 @@ function main(): void {
     `| all but GC and compilation | ${fmt(mutatorA)} |${b ? ` ${fmt(mutatorB)} | ${fmt(mutatorA - mutatorB)} |` : ''}`,
   );
 
-  console.log(`\nTop ${top} functions${b ? ' by difference (first minus second)' : ''}:\n`);
+  console.log(
+    `\nTop ${top} functions${b ? ' by difference (first minus second, largest either way)' : ''}:\n`,
+  );
   const rows = [...new Set([...a.keys(), ...(b?.keys() ?? [])])]
     .map((name) => ({ name, x: a.get(name) ?? 0, y: b?.get(name) ?? 0 }))
-    .sort((p, q) => q.x - q.y - (p.x - p.y))
+    .sort((p, q) => Math.abs(q.x - q.y) - Math.abs(p.x - p.y))
     .slice(0, top);
   for (const row of rows) {
     const value = b ? `${fmt(row.x - row.y)} (${fmt(row.x)} vs ${fmt(row.y)})` : fmt(row.x);

@@ -50,6 +50,8 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
 const JOIN_TIMEOUT_MS = 10_000;
 /** After an aborted step, how long to wait for the server to answer what it still holds. */
 const QUIESCE_MS = 15_000;
+/** A step allowed to be slower than this (bench/run.ts --callgrind) is not cut for its backlog. */
+const ABORT_BACKLOG_UP_TO_MS = 60_000;
 /** The body marker a subscriber looks for in a raw `message:new` frame. */
 const MARK = Buffer.from('"body":"BENCH|');
 const PIPE = 0x7c;
@@ -191,6 +193,8 @@ class RoomSession {
     const maxBurst = Math.max(1, Math.ceil(command.rate / 10));
     const abortUs = command.abortLatencyMs * 1000;
     let cpuWindow: ({ at: number } & CpuSample) | undefined;
+    /** Why callgrind's counters could not be read for this window (the step then fails). */
+    let countingError: string | undefined;
 
     const sendOne = (measured: 0 | 1): void => {
       const publisher = this.publishers[sent % this.publishers.length];
@@ -223,7 +227,13 @@ class RoomSession {
         }
         const measured = now >= measureStart ? 1 : 0;
         if (measured && !cpuWindow) {
-          if (command.cpu?.callgrindOutFile) startCounting(command.cpu.serverPid);
+          if (command.cpu?.callgrindOutFile) {
+            try {
+              startCounting(command.cpu.serverPid);
+            } catch (error) {
+              countingError = error instanceof Error ? error.message : String(error);
+            }
+          }
           cpuWindow = { at: now, ...this.sampleCpu(command) };
           counters.windowOpen = true;
         }
@@ -252,10 +262,14 @@ class RoomSession {
     while (!settled() && performance.now() < drainDeadline) await sleep(2);
     const windowEnd = performance.now();
     const cpuEnd = this.sampleCpu(command);
-    const instructions =
-      command.cpu?.callgrindOutFile && cpuWindow
-        ? stopCounting(command.cpu.serverPid, command.cpu.callgrindOutFile)
-        : undefined;
+    let instructions: ReturnType<typeof stopCounting> | undefined;
+    if (command.cpu?.callgrindOutFile && cpuWindow && !countingError) {
+      try {
+        instructions = stopCounting(command.cpu.serverPid, command.cpu.callgrindOutFile);
+      } catch (error) {
+        countingError = error instanceof Error ? error.message : String(error);
+      }
+    }
     const deliveries = counters.deliveries;
     const windowDeliveries = counters.windowDeliveries;
     const unacked = sent - acked - ackErrors;
@@ -277,6 +291,7 @@ class RoomSession {
     const achievedRate = measuredSeconds > 0 ? sentMeasured / measuredSeconds : 0;
     const problems: string[] = [];
     if (aborted) problems.push(`aborted: ${aborted}`);
+    if (countingError) problems.push(`callgrind: ${countingError}`);
     if (ackErrors > 0) problems.push(`${ackErrors} send errors (${firstAckError})`);
     if (unacked > 0) problems.push(`${unacked} sends unacknowledged`);
     if (lost > 0) problems.push(`${lost} deliveries lost`);
@@ -547,9 +562,6 @@ function main(): void {
 
 main();
 
-/** A step allowed to be slower than this (bench/run.ts --callgrind) is not cut for its backlog. */
-const ABORT_BACKLOG_UP_TO_MS = 60_000;
-
 /** Turns callgrind's instrumentation on in a server under valgrind and zeroes its counters. */
 function startCounting(pid: number): void {
   callgrindControl(pid, '--instr=on');
@@ -566,7 +578,7 @@ function stopCounting(pid: number, outFile: string): { all: number; main: number
   const before = new Set(dumpsOf(outFile));
   callgrindControl(pid, '--dump');
   callgrindControl(pid, '--instr=off');
-  // The dump is written by the server process when it next polls for commands.
+  // callgrind_control returns once vgdb has passed the command on; wait for the files anyway.
   const deadline = Date.now() + 60_000;
   let fresh: string[] = [];
   while (Date.now() < deadline) {
@@ -587,6 +599,8 @@ function stopCounting(pid: number, outFile: string): { all: number; main: number
     all += Number(summary[1]);
     if (file.endsWith('-01')) main = Number(summary[1]);
   }
+  // callgrind_control answers "OK" whenever it finds the process, even if vgdb failed.
+  if (all === 0) throw new Error(`${outFile}.${newest}: nothing counted (instrumentation not on?)`);
   return { all, main, dump: `${outFile}.${newest}` };
 }
 

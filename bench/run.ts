@@ -17,13 +17,15 @@
  *                         are above what it sustains, and the CPU target is against raw socket.io
  *   --cpu-warmup=MS, --cpu-duration=MS  that phase's warm-up (excluded) and measured window
  *   --cpu-burst=MS        once per server, before its first CPU step: MS at 500 msg/s, not
- *                         measured, so V8 has optimised the hot path (full 5000, quick 2000)
+ *                         measured, so V8 has optimised the hot path (full 5000, quick 2000;
+ *                         under --callgrind at 100 msg/s, before every step)
  *   --baseline-keyobject  the reference servers verify JWTs with a KeyObject instead of the secret
  *                         string (jsonwebtoken then skips a failing createPublicKey per call)
  *   --raw-sweeps          also sweep the raw socket.io server (the load generator's ceiling)
  *   --round-trip[=false]  run (or not) the CPU phase's raw socket.io + round trip reference
  *                         (full: on, quick: off)
- *   --profile[=LIST]      start these servers (agenthub,baseline,raw,raw-rt; default agenthub)
+ *   --profile[=LIST]      start these servers (agenthub,agenthub-b,baseline,raw,raw-rt; default
+ *                         agenthub)
  *                         with --cpu-prof; profiles land in <out>/profiles/, read them with
  *                         bench/profile-summary.ts
  *   --profile-interval=US  their sampling interval (V8's default: 1000 µs); a short one
@@ -35,15 +37,20 @@
  *   --variant=FLAGS       also run "AgentHub B" in the CPU phase, right after AgentHub at every
  *                         rate: a second AgentHub process with these node flags added to
  *                         config.nodeFlags (space-separated; "" for none), on the same database,
- *                         to compare two configurations or builds within one run
+ *                         to compare two configurations or builds within one run (needs the
+ *                         cpu phase)
  *   --variant-main=FILE   AgentHub B runs this main.js instead (another build, e.g. of an
- *                         earlier commit in a git worktree); implies --variant
+ *                         earlier commit in a git worktree, with this checkout's nodeFlags);
+ *                         implies --variant. It starts after AgentHub on AgentHub's database,
+ *                         so a build with newer migrations applies them there first
  *   --callgrind[=LIST]    run these servers (default agenthub,raw) under valgrind's callgrind and
  *                         count the user-space instructions they execute per delivery in the CPU
  *                         phase (deterministic where CPU time on a VM is not; the kernel's share
- *                         is not counted). Use a rate they sustain under valgrind, e.g.
- *                         --phases=cpu --cpu-rates=10; their CPU times are valgrind's. Dumps land
- *                         in <out>/profiles/ (callgrind_annotate reads them)
+ *                         is not counted), V8 single-threaded, sorted by kind of function (see
+ *                         bench/callgrind-summary.ts). CPU phase only, at a rate they sustain
+ *                         under valgrind (e.g. --phases=cpu --cpu-rates=10): steps are not cut
+ *                         for latency or backlog, their CPU times are valgrind's and the CPU
+ *                         target is not judged. Dumps land in <out>/profiles/callgrind-<start>/
  *   --out=DIR             results folder (default bench/results)
  *   --render=FILE.json    only rewrite FILE.md (summary recomputed) from an earlier run's JSON
  * With DATABASE_URL set, PostgreSQL is that server (two scratch databases named *_bench_*, dropped
@@ -71,7 +78,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { generateApiToken } from '../src/auth/api-token';
 import { uuidv7 } from '../src/common/uuid';
 import type {
@@ -150,7 +157,10 @@ export interface Options {
   cpuSubscribers: number;
   cpuWarmupMs: number;
   cpuDurationMs: number;
-  /** Once per server, before its first CPU step: this many ms at cpuBurstRate, not measured. */
+  /**
+   * Once per server, before its first CPU step (under --callgrind: before every step of a server
+   * under callgrind): this many ms at cpuBurstRate, not measured.
+   */
   cpuBurstMs: number;
   cpuBurstRate: number;
   /** The CPU phase also runs raw socket.io + round trip (an echo process per message). */
@@ -321,6 +331,15 @@ function parseOptions(argv: string[]): Options {
   ];
   for (const name of flags.keys())
     if (!known.includes(name)) throw new Error(`unknown option --${name}`);
+  if (flags.has('callgrind') && phases.some((phase) => phase !== 'cpu'))
+    throw new Error('--callgrind counts instructions in the CPU phase only: add --phases=cpu');
+  if ((flags.has('variant') || flags.has('variant-main')) && !phases.includes('cpu'))
+    throw new Error('--variant runs in the CPU phase only: add cpu to --phases');
+  const variantMain = flags.get('variant-main');
+  if (variantMain !== undefined && (variantMain === 'true' || !existsSync(resolve(variantMain))))
+    throw new Error(
+      `--variant-main=FILE: ${variantMain === 'true' ? 'no file given' : `${variantMain} does not exist`}`,
+    );
   return {
     ...base,
     quick,
@@ -535,6 +554,8 @@ async function agenthubFixture(
   adminToken: string,
   sql: BenchSql,
   options: Options,
+  /** AgentHub B (--variant) has no REST phase: no history room to fill. */
+  withHistory = true,
 ): Promise<Fixture> {
   const url = server.url;
   const jwtFor = async (role: string): Promise<{ id: string; jwt: string }> => {
@@ -565,7 +586,8 @@ async function agenthubFixture(
       })
     ).id;
   const historyRoomId = await createRoom();
-  await sql.prefill(historyRoomId, publisher.id, options.historyMessages, options.bodyBytes);
+  if (withHistory)
+    await sql.prefill(historyRoomId, publisher.id, options.historyMessages, options.bodyBytes);
   return {
     kind: 'agenthub',
     label: 'AgentHub',
@@ -633,6 +655,8 @@ class Bench {
     private readonly options: Options,
     private readonly generator: GeneratorProcess,
     private readonly databases: BenchDatabases,
+    /** Where this run's callgrind dumps go (a folder per run: pids repeat across runs). */
+    private readonly callgrindDir: string,
   ) {}
 
   /** Runs one phase against one server, recording its wall time and the CPU used by others. */
@@ -814,11 +838,7 @@ class Bench {
           serverPid: fixture.server.pid,
           dbRootPid: fixture.kind.startsWith('raw') ? undefined : this.databases.postmasterPid,
           callgrindOutFile: this.options.callgrind.includes(fixture.kind)
-            ? join(
-                this.options.outDir,
-                'profiles',
-                `callgrind.${fixture.kind}.${fixture.server.pid}`,
-              )
+            ? join(this.callgrindDir, `callgrind.${fixture.kind}.${fixture.server.pid}`)
             : undefined,
         },
         { warmupMs: this.options.cpuWarmupMs, durationMs: this.options.cpuDurationMs },
@@ -944,6 +964,41 @@ function summarise(records: Array<PhaseRecord<unknown>>, options: Options): Summ
       ),
     );
   }
+  const counted = (server: ServerKind): boolean =>
+    records.some(
+      (record) =>
+        record.server === server &&
+        (record.data as StepResult).cpu?.instructionsPerDelivery !== undefined,
+    );
+  /** Under --callgrind: each hub counted against each reference counted, with and without GC. */
+  const instructionRows = (rate: number): SummaryRow[] =>
+    (['agenthub', 'agenthub-b'] as const)
+      .filter(counted)
+      .flatMap((hub) =>
+        (['mutator', 'all'] as const).flatMap((threads) =>
+          (['raw', 'raw-rt'] as const)
+            .filter(counted)
+            .map((reference) =>
+              row(
+                `user-space instructions per delivered message${threads === 'mutator' ? ' without GC and compilation' : ''} (callgrind, ${rate} msg/s)` +
+                  (hub === 'agenthub-b' ? ', AgentHub column: AgentHub B' : '') +
+                  (reference === 'raw-rt' ? ', raw column: raw socket.io + round trip' : ''),
+                'instructions',
+                'cpu',
+                (data: StepResult) =>
+                  data.rate !== rate
+                    ? undefined
+                    : threads === 'mutator'
+                      ? data.cpu?.mutatorInstructionsPerDelivery
+                      : data.cpu?.instructionsPerDelivery,
+                '',
+                undefined,
+                reference,
+                hub,
+              ),
+            ),
+        ),
+      );
   for (const rate of cpuRatesOf(options)) {
     const unsustained = records
       .filter((record) => record.phase === 'cpu' && (record.data as StepResult).rate === rate)
@@ -963,7 +1018,8 @@ function summarise(records: Array<PhaseRecord<unknown>>, options: Options): Summ
           'cpu',
           atRate((step) => step.cpu?.serverUsPerDelivery),
           '<= 1.5x raw socket.io',
-          (r) => (r.ratio === null ? null : r.ratio <= 1.5),
+          // Under callgrind the times are valgrind's: nothing to judge.
+          (r) => (r.ratio === null || options.callgrind.length > 0 ? null : r.ratio <= 1.5),
           'raw',
         ),
         note: cpuNote,
@@ -1001,33 +1057,7 @@ function summarise(records: Array<PhaseRecord<unknown>>, options: Options): Summ
             },
           ]
         : []),
-      ...(['mutator', 'all'] as const).flatMap((threads) =>
-        (['raw', 'raw-rt'] as const)
-          .filter((reference) =>
-            records.some(
-              (record) =>
-                record.server === reference &&
-                (record.data as StepResult).cpu?.instructionsPerDelivery !== undefined,
-            ),
-          )
-          .map((reference) => ({
-            ...row(
-              `user-space instructions per delivered message${threads === 'mutator' ? ' without GC and compilation' : ''} (callgrind, ${rate} msg/s)` +
-                (reference === 'raw-rt' ? ', raw column: raw socket.io + round trip' : ''),
-              'instructions',
-              'cpu',
-              atRate((step) =>
-                threads === 'mutator'
-                  ? step.cpu?.mutatorInstructionsPerDelivery
-                  : step.cpu?.instructionsPerDelivery,
-              ),
-              '',
-              undefined,
-              reference,
-            ),
-            note: cpuNote,
-          })),
-      ),
+      ...instructionRows(rate),
       {
         ...row(
           `PostgreSQL CPU per delivered message (same phase, ${rate} msg/s)`,
@@ -1080,22 +1110,19 @@ function summarise(records: Array<PhaseRecord<unknown>>, options: Options): Summ
 
 /** Sorts the instructions of a callgrind window by kind (all threads of its dump). */
 function classifyInstructions(cpu: NonNullable<StepResult['cpu']>): void {
-  const dump = cpu.callgrindDump!;
-  const prefix = basename(dump) + '-';
-  const costs = new Map<string, number>();
-  for (const name of readdirSync(dirname(dump))) {
-    if (!name.startsWith(prefix) || !/^\d+$/.test(name.slice(prefix.length))) continue;
-    for (const [fn, cost] of selfCosts(join(dirname(dump), name)))
-      costs.set(fn, (costs.get(fn) ?? 0) + cost);
+  try {
+    const deliveries = Math.max(1, cpu.deliveries);
+    const kinds = byKind(selfCosts(cpu.callgrindDump!));
+    cpu.mutatorInstructionsPerDelivery = Math.round(mutatorOf(kinds) / deliveries);
+    cpu.instructionsByKind = Object.fromEntries(
+      [...kinds]
+        .sort((a, b) => b[1] - a[1])
+        .map(([kind, cost]) => [kind, Math.round(cost / deliveries)]),
+    );
+  } catch (error) {
+    // The counts are in; only their breakdown is missing.
+    log(`  callgrind_annotate failed on ${cpu.callgrindDump}: ${String(error)}`);
   }
-  const deliveries = Math.max(1, cpu.deliveries);
-  const kinds = byKind(costs);
-  cpu.mutatorInstructionsPerDelivery = Math.round(mutatorOf(kinds) / deliveries);
-  cpu.instructionsByKind = Object.fromEntries(
-    [...kinds]
-      .sort((a, b) => b[1] - a[1])
-      .map(([kind, cost]) => [kind, Math.round(cost / deliveries)]),
-  );
 }
 
 /** How AgentHub B differs from AgentHub, for the log and the summary. */
@@ -1209,8 +1236,22 @@ async function main(): Promise<void> {
       DATABASE_URL: undefined,
     };
     const profileDir = join(options.outDir, 'profiles');
-    if (options.profile.length + options.heapSnapshots.length + options.callgrind.length > 0)
+    const callgrindDir = join(
+      profileDir,
+      `callgrind-${startedAt.toISOString().replace(/[:.]/g, '-')}`,
+    );
+    if (options.profile.length + options.heapSnapshots.length > 0)
       mkdirSync(profileDir, { recursive: true });
+    if (options.callgrind.length > 0) {
+      mkdirSync(callgrindDir, { recursive: true });
+      for (const tool of ['valgrind', 'callgrind_control', 'callgrind_annotate']) {
+        try {
+          execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+        } catch {
+          throw new Error(`--callgrind needs ${tool} (Debian: apt-get install valgrind)`);
+        }
+      }
+    }
     if (options.callgrind.length > 0) {
       flags.push(
         `under callgrind (${options.callgrind.join(', ')}): their CPU times are valgrind's; compare instructions`,
@@ -1229,7 +1270,7 @@ async function main(): Promise<void> {
             '--tool=callgrind',
             '--instr-atstart=no',
             '--separate-threads=yes',
-            `--callgrind-out-file=${join(profileDir, `callgrind.${kind}.%p`)}`,
+            `--callgrind-out-file=${join(callgrindDir, `callgrind.${kind}.%p`)}`,
           ]
         : undefined;
     const profileInterval = options.profileIntervalUs
@@ -1404,14 +1445,14 @@ async function main(): Promise<void> {
       rawRt: rawRt ? rawFixture(rawRt, secret, true) : undefined,
       agenthubB: agenthubB
         ? {
-            ...(await agenthubFixture(agenthubB, adminToken, agenthubSql, options)),
+            ...(await agenthubFixture(agenthubB, adminToken, agenthubSql, options, false)),
             kind: 'agenthub-b' as const,
             label: 'AgentHub B',
           }
         : undefined,
     };
     const pair = [fixtures.agenthub, fixtures.baseline];
-    const bench = new Bench(options, generator, databases);
+    const bench = new Bench(options, generator, databases, callgrindDir);
 
     for (let round = 1; round <= options.rounds; round += 1) {
       if (options.phases.includes('rest')) {

@@ -43,7 +43,7 @@ export interface StepCommand {
     /**
      * The server runs under valgrind's callgrind (bench/run.ts --callgrind): its instructions
      * are counted over the window (instrumentation on, counters zeroed, dumped to
-     * `<outFile>.<n>`, instrumentation off again).
+     * `<outFile>.<n>-<thread>`, instrumentation off again).
      */
     callgrindOutFile?: string;
   };

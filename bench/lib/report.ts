@@ -140,7 +140,7 @@ export function renderMarkdown(results: BenchResults): string {
         'User-space instructions per delivery by kind of function (callgrind, all threads; ' +
           '`bench/callgrind-summary.ts` lists the functions):',
         '',
-        `| kind | ${counted.map((r) => `${LABEL[r.server]} r${r.round}`).join(' | ')} |`,
+        `| kind | ${counted.map((r) => `${LABEL[r.server]} r${r.round}, ${r.data.rate} msg/s`).join(' | ')} |`,
         `|---|${counted.map(() => '---:').join('|')}|`,
         ...kinds.map(
           (kind) =>

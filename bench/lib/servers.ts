@@ -102,6 +102,11 @@ export class ManagedServer {
     child.once('exit', () => {
       this.exited = true;
     });
+    // A command that cannot be started (no valgrind): reported by the ready loop below.
+    child.once('error', (error) => {
+      this.exited = true;
+      this.log.write(`${this.spec.label}: ${error.message}\n`);
+    });
     if (child.pid) {
       this.pinned = pin(child.pid, this.spec.core ?? SERVER_CORE);
       raiseFdLimit(child.pid, FD_LIMIT);
