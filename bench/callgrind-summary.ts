@@ -53,6 +53,34 @@ export function dumpFiles(dump: string): string[] {
   return files;
 }
 
+/**
+ * The newest dump of a process run with `--callgrind-out-file=<outFile>` and
+ * --separate-threads=yes: its prefix `<outFile>.<n>` (the files are `<outFile>.<n>-<thread>`),
+ * or undefined before the first dump.
+ */
+export function newestDump(outFile: string): string | undefined {
+  const prefix = basename(outFile) + '.';
+  const numbers = readdirSync(dirname(outFile))
+    .map((name) => (name.startsWith(prefix) ? /^(\d+)-\d+$/.exec(name.slice(prefix.length)) : null))
+    .filter((match): match is RegExpExecArray => match !== null)
+    .map((match) => Number(match[1]));
+  return numbers.length === 0 ? undefined : `${outFile}.${Math.max(...numbers)}`;
+}
+
+/** The instructions a dump counted, from each file's `summary:` line: all threads, and thread 01. */
+export function dumpTotals(dump: string): { all: number; main: number } {
+  let all = 0;
+  let main = 0;
+  for (const file of dumpFiles(dump)) {
+    const text = readFileSync(file, 'utf8');
+    const summary = /^summary:\s+(\d+)/m.exec(text) ?? /^totals:\s+(\d+)/m.exec(text);
+    if (!summary) throw new Error(`${file}: no summary line`);
+    all += Number(summary[1]);
+    if (file.endsWith('-01')) main = Number(summary[1]);
+  }
+  return { all, main };
+}
+
 function annotate(file: string, symbols: PerfSymbol[]): Map<string, number> {
   // --auto=no: no annotated source lines, whose counts would match the function lines below.
   const text = execFileSync(

@@ -14,11 +14,10 @@
  */
 import autocannon from 'autocannon';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { basename, dirname, join as joinPath } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { io, type Socket } from 'socket.io-client';
 import type { ClientToServerEvents, ServerToClientEvents } from '../src/contracts/socket-events';
+import { dumpTotals, newestDump } from './callgrind-summary';
 import { Histogram } from './lib/histogram';
 import { LiteSocket } from './lib/lite-socket';
 import {
@@ -50,8 +49,6 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
 const JOIN_TIMEOUT_MS = 10_000;
 /** After an aborted step, how long to wait for the server to answer what it still holds. */
 const QUIESCE_MS = 15_000;
-/** A step allowed to be slower than this (bench/run.ts --callgrind) is not cut for its backlog. */
-const ABORT_BACKLOG_UP_TO_MS = 60_000;
 /** The body marker a subscriber looks for in a raw `message:new` frame. */
 const MARK = Buffer.from('"body":"BENCH|');
 const PIPE = 0x7c;
@@ -246,7 +243,7 @@ class RoomSession {
           aborted = `ack latency over ${command.abortLatencyMs} ms`;
         else if (measured && counters.lastLatencyUs > abortUs)
           aborted = `delivery latency over ${command.abortLatencyMs} ms`;
-        else if (outstanding > command.rate * 2 && command.abortLatencyMs <= ABORT_BACKLOG_UP_TO_MS)
+        else if (command.abortOnBacklog && outstanding > command.rate * 2)
           aborted = `more than 2 s of sends unacknowledged`;
         else if (this.drops > dropsBefore) aborted = 'a subscriber was disconnected';
         setTimeout(tick, 1);
@@ -344,9 +341,6 @@ class RoomSession {
       if (instructions !== undefined) {
         result.cpu.instructionsPerDelivery = Math.round(
           instructions.all / Math.max(1, windowDeliveries),
-        );
-        result.cpu.mainThreadInstructionsPerDelivery = Math.round(
-          instructions.main / Math.max(1, windowDeliveries),
         );
         result.cpu.callgrindDump = instructions.dump;
       }
@@ -572,48 +566,25 @@ function startCounting(pid: number): void {
  * Dumps the counters of a server under callgrind (one file per thread, `<outFile>.<n>-<thread>`:
  * the server runs with --separate-threads=yes), turns its instrumentation off again (the idle
  * server runs at valgrind's uninstrumented speed) and answers the instructions counted since
- * startCounting, all threads and the main thread (01) alone.
+ * startCounting, with the dump's prefix.
  */
-function stopCounting(pid: number, outFile: string): { all: number; main: number; dump: string } {
-  const before = new Set(dumpsOf(outFile));
+function stopCounting(pid: number, outFile: string): { all: number; dump: string } {
+  const before = newestDump(outFile);
   callgrindControl(pid, '--dump');
   callgrindControl(pid, '--instr=off');
   // callgrind_control returns once vgdb has passed the command on; wait for the files anyway.
   const deadline = Date.now() + 60_000;
-  let fresh: string[] = [];
-  while (Date.now() < deadline) {
-    fresh = dumpsOf(outFile).filter((file) => !before.has(file));
-    if (fresh.some((file) => file.endsWith('-01'))) break;
+  let dump = newestDump(outFile);
+  while (dump === before && Date.now() < deadline) {
     execFileSync('sleep', ['0.2']);
+    dump = newestDump(outFile);
   }
-  if (!fresh.some((file) => file.endsWith('-01')))
-    throw new Error(`no new callgrind dump ${outFile}.<n>-01`);
-  // The newest dump only: the files of one dump share its number.
-  const newest = Math.max(...fresh.map(dumpNumber));
-  let all = 0;
-  let main = 0;
-  for (const file of fresh.filter((name) => dumpNumber(name) === newest)) {
-    const text = readFileSync(file, 'utf8');
-    const summary = /^summary:\s+(\d+)/m.exec(text) ?? /^totals:\s+(\d+)/m.exec(text);
-    if (!summary) throw new Error(`${file}: no summary line`);
-    all += Number(summary[1]);
-    if (file.endsWith('-01')) main = Number(summary[1]);
-  }
+  if (dump === undefined || dump === before)
+    throw new Error(`no new callgrind dump ${outFile}.<n>-<thread>`);
+  const { all } = dumpTotals(dump);
   // callgrind_control answers "OK" whenever it finds the process, even if vgdb failed.
-  if (all === 0) throw new Error(`${outFile}.${newest}: nothing counted (instrumentation not on?)`);
-  return { all, main, dump: `${outFile}.${newest}` };
-}
-
-/** The dump files `<outFile>.<n>-<thread>` written so far. */
-function dumpsOf(outFile: string): string[] {
-  const prefix = basename(outFile) + '.';
-  return readdirSync(dirname(outFile))
-    .filter((name) => name.startsWith(prefix) && /^\d+-\d+$/.test(name.slice(prefix.length)))
-    .map((name) => joinPath(dirname(outFile), name));
-}
-
-function dumpNumber(file: string): number {
-  return Number(/\.(\d+)-\d+$/.exec(file)![1]);
+  if (all === 0) throw new Error(`${dump}: nothing counted (instrumentation not on?)`);
+  return { all, dump };
 }
 
 function callgrindControl(pid: number, command: string): void {

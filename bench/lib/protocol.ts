@@ -36,6 +36,8 @@ export interface StepCommand {
   bodyBytes: number;
   /** Stop sending early when an ack or a delivery takes longer than this (the server is saturated). */
   abortLatencyMs: number;
+  /** Stop early when more than 2 s of sends are unacknowledged (not under callgrind). */
+  abortOnBacklog: boolean;
   /** When set, CPU time of these processes is sampled over the measured window. */
   cpu?: {
     serverPid: number;
@@ -143,11 +145,6 @@ export interface StepResult {
     ipisPerMessage?: number;
     /** Under callgrind: user-space instructions the server executed per delivery (all threads). */
     instructionsPerDelivery?: number;
-    /**
-     * The same, of the main thread alone (the event loop: no concurrent compilation, no GC
-     * helper threads), which varies least from one window to the next.
-     */
-    mainThreadInstructionsPerDelivery?: number;
     /** The window's dump: files `<callgrindDump>-<thread>` (bench/callgrind-summary.ts reads them). */
     callgrindDump?: string;
     /**
