@@ -6,6 +6,7 @@ import { AppError } from '../common/errors';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { ReadinessState } from '../health/readiness.service';
 import { RateLimitService } from '../rate-limit/rate-limit.service';
+import { releaseUpgradeRequest } from './socket-io.adapter';
 import { AgentServer, AgentSocket, channel } from './socket-types';
 
 /**
@@ -33,6 +34,7 @@ export class SocketAdmission {
       this.admit(server, token, { agentId: null, ip, requestId: socket.id })
         .then((principal) => {
           socket.data = { principal, ip, rooms: [] };
+          forgetHandshakeSecrets(socket);
           next();
         })
         .catch((error: unknown) => {
@@ -78,4 +80,15 @@ export class SocketAdmission {
     }
     return principal;
   }
+}
+
+/**
+ * What an admitted socket no longer needs, dropped so that idle connections stay small: the JWT
+ * string in `handshake.auth` (about 0.4 KiB each, and a bearer credential best not kept in memory
+ * longer than needed; `socket.data.principal` holds what it proved) and the upgrade request.
+ */
+function forgetHandshakeSecrets(socket: AgentSocket): void {
+  const auth = socket.handshake.auth as Record<string, unknown> | undefined;
+  if (auth) delete auth.token;
+  releaseUpgradeRequest(socket);
 }

@@ -1,5 +1,6 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import { EventEmitter } from 'node:events';
+import { type IncomingMessage, type Server as HttpServer, ServerResponse } from 'node:http';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { Server, ServerOptions, Socket } from 'socket.io';
@@ -17,6 +18,44 @@ export function maxFrameBytes(config: AppConfig): number {
   return Math.max(128 * 1024, config.maxMessageBytes + MAX_DATA_BYTES + FRAME_OVERHEAD_BYTES);
 }
 
+const BOUND_HANDLERS = Symbol('agenthub.boundHandlers');
+
+type SocketWithHandlers = Socket & {
+  [BOUND_HANDLERS]: Array<MessageMappingProperties['callback']>;
+};
+
+type SharedListener = (this: Socket, ...payload: unknown[]) => void;
+
+const UPGRADE_RESPONSE = Symbol('agenthub.upgradeResponse');
+
+/**
+ * engine.io hands a WebSocket upgrade's middlewares a stand-in response that stays referenced
+ * (through a listener on the TCP socket) for the connection's life and holds the upgrade request:
+ * an engine.io middleware notes which response goes with which request, so that
+ * releaseUpgradeRequest can let go of the request once the socket is admitted.
+ */
+function rememberUpgradeResponses(server: Server): void {
+  server.engine.use((request: IncomingMessage, response: unknown, next: () => void) => {
+    (request as { [UPGRADE_RESPONSE]?: unknown })[UPGRADE_RESPONSE] = response;
+    next();
+  });
+}
+
+/**
+ * Drops the references an idle socket keeps to its HTTP upgrade request (the IncomingMessage with
+ * its raw headers and stream state, about 1 KiB per connection): engine.io's `conn.request` and
+ * the stand-in response's `req`. Nothing reads them after the handshake; `socket.handshake`, which
+ * socket.io built from the request, keeps its headers, address, url and query.
+ */
+export function releaseUpgradeRequest(socket: Socket): void {
+  const conn = socket.conn as { request?: IncomingMessage & { [UPGRADE_RESPONSE]?: unknown } };
+  const response = conn.request?.[UPGRADE_RESPONSE];
+  // Long polling gets Node's own ServerResponse, whose `req` is not ours to clear.
+  if (response instanceof EventEmitter && !(response instanceof ServerResponse))
+    (response as { req?: unknown }).req = undefined;
+  conn.request = undefined;
+}
+
 /**
  * socket.io server options that must be set when the server is created: the Origin check of
  * ALLOWED_ORIGINS on the handshake (CORS does not cover WebSockets), the frame cap, no
@@ -26,6 +65,8 @@ export function maxFrameBytes(config: AppConfig): number {
 export class AgentHubIoAdapter extends IoAdapter {
   private readonly origins: OriginPolicy;
   private closeRedis: (() => Promise<void>) | undefined;
+  /** The shared listener of each handler, by its index, ack mode and event name. */
+  private readonly listeners = new Map<string, SharedListener>();
 
   constructor(
     app: INestApplicationContext,
@@ -58,6 +99,7 @@ export class AgentHubIoAdapter extends IoAdapter {
       },
     } as ServerOptions);
     this.addSecurityHeaders(server);
+    rememberUpgradeResponses(server);
     if (this.config.redisUrl)
       this.closeRedis = attachRedisAdapter(
         server,
@@ -87,35 +129,55 @@ export class AgentHubIoAdapter extends IoAdapter {
   }
 
   /**
-   * Binds each @SubscribeMessage handler with one plain listener per socket. Nest's default builds
-   * an rxjs pipeline per handler per socket (about 45 KiB per idle connection, and measurable CPU
-   * per message); the handlers here return promises, and their errors already reach
-   * WsExceptionFilter inside Nest's proxy, which answers the ack.
+   * Binds each @SubscribeMessage handler with one listener shared by every socket. Nest's default
+   * builds an rxjs pipeline per handler per socket (about 45 KiB per idle connection, and
+   * measurable CPU per message); a closure per handler per socket would still cost about 0.5 KiB
+   * per idle connection. The socket keeps only the array of Nest's handlers bound to it; the
+   * shared listener finds its socket as `this` (EventEmitter calls listeners on the emitter). The
+   * handlers return promises, and their errors already reach WsExceptionFilter inside Nest's
+   * proxy, which answers the ack.
    */
   override bindMessageHandlers(socket: Socket, handlers: MessageMappingProperties[]): void {
-    for (const { message, callback, isAckHandledManually } of handlers) {
-      socket.on(String(message), (...payload: unknown[]) => {
-        // As rxjs' fromEvent does: one argument is passed as itself, several as an array.
-        const mapped = this.mapPayload(payload.length === 1 ? payload[0] : payload) as {
-          data: unknown;
-          ack?: unknown;
-        };
-        const { data, ack } = mapped;
-        Promise.resolve(callback(data, ack) as unknown).then(
-          (response: unknown) => {
-            if (response === undefined || response === null) return;
-            const event = (response as { event?: unknown }).event;
-            if (typeof event === 'string') {
-              socket.emit(event, (response as { data?: unknown }).data);
-              return;
-            }
-            if (!isAckHandledManually && typeof ack === 'function')
-              (ack as (value: unknown) => void)(response);
-          },
-          (error: unknown) => this.logger.error(error),
-        );
-      });
-    }
+    (socket as SocketWithHandlers)[BOUND_HANDLERS] = handlers.map(({ callback }) => callback);
+    handlers.forEach(({ message, isAckHandledManually }, index) => {
+      socket.on(String(message), this.sharedListener(String(message), index, isAckHandledManually));
+    });
+  }
+
+  private sharedListener(
+    message: string,
+    index: number,
+    isAckHandledManually: boolean,
+  ): SharedListener {
+    const key = `${index}:${isAckHandledManually}:${message}`;
+    const known = this.listeners.get(key);
+    if (known) return known;
+    const dispatch = (socket: Socket, payload: unknown[]): void => {
+      const callback = (socket as SocketWithHandlers)[BOUND_HANDLERS][index];
+      // As rxjs' fromEvent does: one argument is passed as itself, several as an array.
+      const { data, ack } = this.mapPayload(payload.length === 1 ? payload[0] : payload) as {
+        data: unknown;
+        ack?: unknown;
+      };
+      Promise.resolve(callback(data, ack) as unknown).then(
+        (response: unknown) => {
+          if (response === undefined || response === null) return;
+          const event = (response as { event?: unknown }).event;
+          if (typeof event === 'string') {
+            socket.emit(event, (response as { data?: unknown }).data);
+            return;
+          }
+          if (!isAckHandledManually && typeof ack === 'function')
+            (ack as (value: unknown) => void)(response);
+        },
+        (error: unknown) => this.logger.error(error),
+      );
+    };
+    const listener: SharedListener = function (this: Socket, ...payload: unknown[]): void {
+      dispatch(this, payload);
+    };
+    this.listeners.set(key, listener);
+    return listener;
   }
 
   override async close(server: Server): Promise<void> {

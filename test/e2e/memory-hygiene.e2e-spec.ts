@@ -92,6 +92,41 @@ function hygieneSuite(name: string, env: Record<string, string>, cycles: number)
       return { ...maps(), wsConnectionsGauge: gauge ? Number(gauge[1]) : NaN };
     }
 
+    it('keeps neither the JWT nor the upgrade request of an admitted socket', async () => {
+      for (const transports of [['websocket'], ['polling', 'websocket']]) {
+        const socket: ClientSocket = io(t.url, {
+          auth: { token: agents[0].jwt },
+          transports,
+          reconnection: false,
+          forceNew: true,
+        });
+        try {
+          await new Promise<void>((resolve, reject) => {
+            socket.once('connect', () => resolve());
+            socket.once('connect_error', reject);
+          });
+          if (transports.length > 1)
+            await waitFor(
+              () => socket.io.engine.transport.name === 'websocket',
+              5000,
+              'upgraded to WebSocket',
+            );
+          const [server] = [...ioServer().sockets.sockets.values()];
+          expect(server.handshake.auth).toEqual({});
+          expect(server.conn.request).toBeUndefined();
+          // What the handshake was built from stays: headers, address, query.
+          expect(server.handshake.headers.host).toBeDefined();
+          expect(server.handshake.query.EIO).toBe('4');
+          // And the socket still works, over the upgraded transport too.
+          const joined = await request(socket, 'room:join', { roomId, sinceSeq: 0 });
+          expect(joined.ok).toBe(true);
+        } finally {
+          socket.disconnect();
+        }
+        await waitFor(() => ioServer().sockets.sockets.size === 0, 5000, 'socket gone');
+      }
+    });
+
     it(`leaves every in-process map and gauge at its starting size after ${cycles} cycles`, async () => {
       // Warm-up: the per-IP keys (handshakes, anonymous /metrics) exist before the baseline.
       for (let n = 0; n < WORKERS; n += 1) await cycle(t.url, agents[n].jwt, roomId, n + 1);
