@@ -158,14 +158,16 @@ export function renderMarkdown(results: BenchResults): string {
       '',
       `${options.connections} WebSocket connections (one JWT for all), ${options.connectConcurrency} handshakes in flight.`,
       '',
-      '| round | server | opened | conn/s | conn/s first → last tenth | RSS before MiB | RSS after MiB | KiB / connection |',
-      '|---:|---|---:|---:|---:|---:|---:|---:|',
+      'RSS after: 2 s after the last connection opened; held: 25 s later, a ping interval on (full runs). KiB / connection from the first.',
+      '',
+      '| round | server | opened | conn/s | conn/s first → last tenth | RSS before MiB | RSS after MiB | RSS held MiB | KiB / connection |',
+      '|---:|---|---:|---:|---:|---:|---:|---:|---:|',
     );
     for (const record of connections) {
       const data = record.data;
       out.push(
         `| ${record.round} | ${LABEL[record.server]} | ${data.opened}/${data.requested}${data.failed ? ` (${data.firstError})` : ''} | ` +
-          `${data.perSecond} | ${data.perSecondByDecile[0] ?? '–'} → ${data.perSecondByDecile.at(-1) ?? '–'} | ${data.rssBeforeMiB} | ${data.rssAfterMiB} | ${data.kibPerConnection} |`,
+          `${data.perSecond} | ${data.perSecondByDecile[0] ?? '–'} → ${data.perSecondByDecile.at(-1) ?? '–'} | ${data.rssBeforeMiB} | ${data.rssAfterMiB} | ${data.rssHeldMiB ?? '–'} | ${data.kibPerConnection} |`,
       );
     }
     out.push('');
