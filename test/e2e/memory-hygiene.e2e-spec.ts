@@ -14,19 +14,30 @@ import { bootTestApp, TestApp } from '../support/test-app';
 const CYCLES = 1000;
 const WORKERS = 10;
 
-/** One agent's connect / room:join / (sometimes send) / disconnect, the socket dropped afterwards. */
-async function cycle(url: string, jwt: string, roomId: string, n: number): Promise<void> {
+/** A fresh client socket; `connected` settles on its first connect or connect_error. */
+function open(
+  url: string,
+  jwt: string,
+  transports: string[] = ['websocket'],
+): { socket: ClientSocket; connected: Promise<void> } {
   const socket: ClientSocket = io(url, {
     auth: { token: jwt },
-    transports: ['websocket'],
+    transports,
     reconnection: false,
     forceNew: true,
   });
+  const connected = new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('connect_error', reject);
+  });
+  return { socket, connected };
+}
+
+/** One agent's connect / room:join / (sometimes send) / disconnect, the socket dropped afterwards. */
+async function cycle(url: string, jwt: string, roomId: string, n: number): Promise<void> {
+  const { socket, connected } = open(url, jwt);
   try {
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', () => resolve());
-      socket.once('connect_error', reject);
-    });
+    await connected;
     const joined = await request(socket, 'room:join', { roomId, sinceSeq: 0 });
     if (!joined.ok) throw new Error(`room:join refused: ${JSON.stringify(joined.error)}`);
     if (n % 10 === 0) {
@@ -94,17 +105,9 @@ function hygieneSuite(name: string, env: Record<string, string>, cycles: number)
 
     it('keeps neither the JWT nor the upgrade request of an admitted socket', async () => {
       for (const transports of [['websocket'], ['polling', 'websocket']]) {
-        const socket: ClientSocket = io(t.url, {
-          auth: { token: agents[0].jwt },
-          transports,
-          reconnection: false,
-          forceNew: true,
-        });
+        const { socket, connected } = open(t.url, agents[0].jwt, transports);
         try {
-          await new Promise<void>((resolve, reject) => {
-            socket.once('connect', () => resolve());
-            socket.once('connect_error', reject);
-          });
+          await connected;
           if (transports.length > 1)
             await waitFor(
               () => socket.io.engine.transport.name === 'websocket',
