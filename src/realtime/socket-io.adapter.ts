@@ -8,6 +8,7 @@ import { OriginPolicy } from '../common/origin-policy';
 import { securityHeaders } from '../common/security-headers';
 import type { AppConfig } from '../config/app-config';
 import { MAX_DATA_BYTES } from '../messages/dto/message.dto';
+import { compactConnectionListeners, compactListenerTable } from './listener-tables';
 import { attachRedisAdapter } from './redis-adapter';
 
 /** Envelope, ids and JSON escaping around the largest valid body + data. */
@@ -51,8 +52,10 @@ export function releaseUpgradeRequest(socket: Socket): void {
   const conn = socket.conn as { request?: IncomingMessage & { [UPGRADE_RESPONSE]?: unknown } };
   const response = conn.request?.[UPGRADE_RESPONSE];
   // Long polling gets Node's own ServerResponse, whose `req` is not ours to clear.
-  if (response instanceof EventEmitter && !(response instanceof ServerResponse))
+  if (response instanceof EventEmitter && !(response instanceof ServerResponse)) {
     (response as { req?: unknown }).req = undefined;
+    compactListenerTable(response);
+  }
   conn.request = undefined;
 }
 
@@ -142,6 +145,16 @@ export class AgentHubIoAdapter extends IoAdapter {
     handlers.forEach(({ message, isAckHandledManually }, index) => {
       socket.on(String(message), this.sharedListener(String(message), index, isAckHandledManually));
     });
+  }
+
+  /**
+   * Nest's last step in setting up a connection. `on` rather than `once`: socket.io emits
+   * `disconnect` once per socket, and a once-wrapper costs memory on every idle connection. Then
+   * the connection's listener tables are compacted (listener-tables.ts).
+   */
+  override bindClientDisconnect(socket: Socket, callback: (reason: string) => void): void {
+    socket.on('disconnect', callback);
+    compactConnectionListeners(socket);
   }
 
   private sharedListener(

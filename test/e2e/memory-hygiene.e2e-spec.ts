@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import Redis from 'ioredis';
 import { io } from 'socket.io-client';
 import { RateLimitService } from '../../src/rate-limit/rate-limit.service';
@@ -12,6 +13,32 @@ import { ClientSocket, request, waitFor } from '../support/sockets';
 import { bootTestApp, TestApp } from '../support/test-app';
 
 const CYCLES = 1000;
+
+// V8's own answer to "is this object a hash table?", for the listener-table assertion only.
+setFlagsFromString('--allow-natives-syntax');
+// eslint-disable-next-line @typescript-eslint/no-implied-eval
+const hasFastProperties = new Function('o', 'return %HasFastProperties(o)') as (
+  o: unknown,
+) => boolean;
+
+/** The emitters an idle WebSocket connection is made of, server side, by name. */
+function connectionEmitters(socket: {
+  conn: unknown;
+}): Record<string, { _events?: object } | undefined> {
+  type E = { _events?: object };
+  const conn = socket.conn as E & {
+    transport: E & { socket?: E & { _socket?: E; _receiver?: E } };
+  };
+  const ws = conn.transport.socket;
+  return {
+    socket: socket as E,
+    engineSocket: conn,
+    transport: conn.transport,
+    ws,
+    tcp: ws?._socket,
+    receiver: ws?._receiver,
+  };
+}
 const WORKERS = 10;
 
 /** A fresh client socket; `connected` settles on its first connect or connect_error. */
@@ -103,7 +130,7 @@ function hygieneSuite(name: string, env: Record<string, string>, cycles: number)
       return { ...maps(), wsConnectionsGauge: gauge ? Number(gauge[1]) : NaN };
     }
 
-    it('keeps neither the JWT nor the upgrade request of an admitted socket', async () => {
+    it('keeps neither the JWT nor the upgrade request of an admitted socket, and compact listener tables', async () => {
       for (const transports of [['websocket'], ['polling', 'websocket']]) {
         const { socket, connected } = open(t.url, agents[0].jwt, transports);
         try {
@@ -120,6 +147,25 @@ function hygieneSuite(name: string, env: Record<string, string>, cycles: number)
           // What the handshake was built from stays: headers, address, query.
           expect(server.handshake.headers.host).toBeDefined();
           expect(server.handshake.query.EIO).toBe('4');
+          // Every listener table of the connection is a fast-mode object, not a hash table.
+          if (transports.length > 1)
+            await waitFor(
+              () => server.conn.transport.name === 'websocket',
+              5000,
+              'server side upgraded',
+            );
+          const tables = Object.entries(connectionEmitters(server)).map(([name, emitter]) => [
+            name,
+            emitter?._events !== undefined && hasFastProperties(emitter._events),
+          ]);
+          expect(Object.fromEntries(tables)).toEqual({
+            socket: true,
+            engineSocket: true,
+            transport: true,
+            ws: true,
+            tcp: true,
+            receiver: true,
+          });
           // And the socket still works, over the upgraded transport too.
           const joined = await request(socket, 'room:join', { roomId, sinceSeq: 0 });
           expect(joined.ok).toBe(true);
