@@ -1,4 +1,3 @@
-import { setFlagsFromString } from 'node:v8';
 import Redis from 'ioredis';
 import { io } from 'socket.io-client';
 import { RateLimitService } from '../../src/rate-limit/rate-limit.service';
@@ -11,15 +10,10 @@ import { createAgent, TestAgent } from '../factories/agents';
 import { Http } from '../support/http';
 import { ClientSocket, request, waitFor } from '../support/sockets';
 import { bootTestApp, TestApp } from '../support/test-app';
+import { hasFastProperties } from '../support/v8-shapes';
 
 const CYCLES = 1000;
-
-// V8's own answer to "is this object a hash table?", for the listener-table assertion only.
-setFlagsFromString('--allow-natives-syntax');
-// eslint-disable-next-line @typescript-eslint/no-implied-eval
-const hasFastProperties = new Function('o', 'return %HasFastProperties(o)') as (
-  o: unknown,
-) => boolean;
+const WORKERS = 10;
 
 /** The emitters an idle WebSocket connection is made of, server side, by name. */
 function connectionEmitters(socket: {
@@ -39,7 +33,6 @@ function connectionEmitters(socket: {
     receiver: ws?._receiver,
   };
 }
-const WORKERS = 10;
 
 /** A fresh client socket; `connected` settles on its first connect or connect_error. */
 function open(

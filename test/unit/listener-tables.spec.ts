@@ -1,13 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { setFlagsFromString } from 'node:v8';
 import { compactListenerTable } from '../../src/realtime/listener-tables';
-
-// V8's own answer to "is this object a hash table?", for the assertions below only.
-setFlagsFromString('--allow-natives-syntax');
-// eslint-disable-next-line @typescript-eslint/no-implied-eval
-const hasFastProperties = new Function('o', 'return %HasFastProperties(o)') as (
-  o: unknown,
-) => boolean;
+import { hasFastProperties } from '../support/v8-shapes';
 
 const tableOf = (emitter: EventEmitter): object =>
   (emitter as unknown as { _events: object })._events;
