@@ -8,6 +8,7 @@ import { OriginPolicy } from '../common/origin-policy';
 import { securityHeaders } from '../common/security-headers';
 import type { AppConfig } from '../config/app-config';
 import { MAX_DATA_BYTES } from '../messages/dto/message.dto';
+import { installDirectFrames } from './direct-frames';
 import { compactConnectionListeners, compactListenerTable } from './listener-tables';
 import { attachRedisAdapter } from './redis-adapter';
 
@@ -150,11 +151,13 @@ export class AgentHubIoAdapter extends IoAdapter {
   /**
    * Nest's last step in setting up a connection. `on` rather than `once`: socket.io emits
    * `disconnect` once per socket, and a once-wrapper costs memory on every idle connection. Then
-   * the connection's listener tables are compacted (listener-tables.ts).
+   * the connection's listener tables are compacted (listener-tables.ts), and broadcasts write
+   * their frames straight to WebSocket connections (direct-frames.ts; installed once).
    */
   override bindClientDisconnect(socket: Socket, callback: (reason: string) => void): void {
     socket.on('disconnect', callback);
     compactConnectionListeners(socket);
+    installDirectFrames(socket);
   }
 
   private sharedListener(
