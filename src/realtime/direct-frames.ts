@@ -55,6 +55,38 @@ export function directSocket(conn: EngineConnection): TcpSocket | undefined {
   return tcp?.writable === true ? tcp : undefined;
 }
 
+/** The one text packet socket.io encoded for a single socket (an ack, an emit), if that is all. */
+function singleText(encodedPackets: unknown): string | undefined {
+  return Array.isArray(encodedPackets) &&
+    encodedPackets.length === 1 &&
+    typeof encodedPackets[0] === 'string'
+    ? encodedPackets[0]
+    : undefined;
+}
+
+/**
+ * The WebSocket frame engine.io and ws would send for one socket.io packet: an unmasked, final
+ * text frame whose payload is engine.io's message type ("4") and the packet, in one buffer.
+ */
+export function messageFrame(packet: string): Buffer {
+  const length = Buffer.byteLength(packet) + 1;
+  const header = length < 126 ? 2 : length < 65_536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(header + length);
+  frame[0] = 0x81;
+  if (header === 2) frame[1] = length;
+  else if (header === 4) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
+    frame.writeUInt32BE(length >>> 0, 6);
+  }
+  frame[header] = 0x34;
+  frame.write(packet, header + 1, 'utf8');
+  return frame;
+}
+
 /**
  * Fan-out without engine.io's per-socket steps. For a broadcast, socket.io-adapter encodes the
  * packet and builds its WebSocket frame once, then, for every socket in the room, hands both to
@@ -63,8 +95,9 @@ export function directSocket(conn: EngineConnection): TcpSocket | undefined {
  * is done, runs a callback that emits three more. Here a socket whose connection can take it
  * (directSocket) gets the frame as one buffer, joined once per broadcast, in one write to its TCP
  * socket: the same bytes, in the same order relative to everything else sent on the connection.
- * Packets without a pre-built frame (a single socket's emits and acks, binary payloads), volatile
- * packets and connections on long polling or mid-upgrade go the usual way.
+ * A single socket's packets (acks, emits) skip the same steps, framed here (messageFrame). Packets
+ * with binary attachments, volatile packets and connections on long polling or mid-upgrade go
+ * the usual way.
  *
  * Installed on socket.io's Client prototype (which socket.io does not export) from the first
  * connection's client; once per process, whatever the number of servers.
@@ -76,12 +109,19 @@ export function installDirectFrames(socket: Socket): void {
   if (prototype[INSTALLED]) return;
   const writeToEngine = prototype.writeToEngine;
   prototype.writeToEngine = function (this: SocketIoClient, encodedPackets, opts): void {
-    const parts = opts.wsPreEncodedFrame;
-    if (parts !== undefined && opts.volatile !== true) {
-      const tcp = directSocket(this.conn);
-      if (tcp !== undefined) {
-        tcp.write((opts[FRAME] ??= parts.length === 1 ? parts[0] : Buffer.concat(parts)));
-        return;
+    if (opts.volatile !== true) {
+      const parts = opts.wsPreEncodedFrame;
+      const text = parts === undefined ? singleText(encodedPackets) : undefined;
+      if (parts !== undefined || text !== undefined) {
+        const tcp = directSocket(this.conn);
+        if (tcp !== undefined) {
+          tcp.write(
+            parts === undefined
+              ? messageFrame(text!)
+              : (opts[FRAME] ??= parts.length === 1 ? parts[0] : Buffer.concat(parts)),
+          );
+          return;
+        }
       }
     }
     writeToEngine.call(this, encodedPackets, opts);

@@ -61,11 +61,12 @@ describe('direct frames', () => {
   afterEach(() => closeAllSockets());
   afterAll(() => t.close());
 
-  it('delivers a broadcast to a WebSocket subscriber without engine.io building a packet', async () => {
+  it('delivers broadcasts and acks over WebSocket without engine.io building a packet', async () => {
     const sender = await connectSocket(t.url, alice.jwt);
     const subscriber = await connectSocket(t.url, bob.jwt);
     await join(sender, subscriber);
     const packets = enginePackets(bob.agent.id);
+    const senderPackets = enginePackets(alice.agent.id);
     const received = collect(subscriber, 'message:new');
 
     const ack = await request(sender, 'message:send', { roomId, body: 'héllo ✓', data: { n: 1 } });
@@ -73,6 +74,8 @@ describe('direct frames', () => {
 
     expect(received[0]).toEqual(ack.message);
     expect(messagesOf(packets)).toHaveLength(0);
+    expect(senderPackets.filter((packet) => packet.type === 'message')).toHaveLength(0);
+    expect(ack).toMatchObject({ ok: true, message: { body: 'héllo ✓' } });
   });
 
   it('delivers the same frames to a subscriber on long polling, through engine.io', async () => {

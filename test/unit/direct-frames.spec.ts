@@ -1,5 +1,6 @@
 import type { Socket } from 'socket.io';
-import { directSocket, installDirectFrames } from '../../src/realtime/direct-frames';
+import { createRequire } from 'node:module';
+import { directSocket, installDirectFrames, messageFrame } from '../../src/realtime/direct-frames';
 
 type Conn = Parameters<typeof directSocket>[0];
 
@@ -43,6 +44,30 @@ describe('directSocket', () => {
   });
 });
 
+/** ws's own frame builder (not in its type definitions). */
+const { Sender } = createRequire(__filename)('ws') as {
+  Sender: { frame(data: Buffer, options: object): Buffer[] };
+};
+
+describe('messageFrame', () => {
+  it.each([1, 3, 125, 126, 127, 65_535, 65_536, 70_000])(
+    "is the frame ws builds for engine.io's message packet (%i bytes of payload)",
+    (bytes) => {
+      const packet = bytes >= 3 ? `é${'x'.repeat(bytes - 3)}` : 'x'.repeat(bytes - 1);
+      const payload = Buffer.from(`4${packet}`);
+      expect(payload.length).toBe(bytes);
+      const expected = Sender.frame(payload, {
+        readOnly: false,
+        mask: false,
+        rsv1: false,
+        opcode: 1,
+        fin: true,
+      });
+      expect(messageFrame(packet)).toEqual(Buffer.concat(expected));
+    },
+  );
+});
+
 describe('installDirectFrames', () => {
   class FakeClient {
     static readonly engineWrites: unknown[] = [];
@@ -66,20 +91,31 @@ describe('installDirectFrames', () => {
     expect(FakeClient.engineWrites).toEqual([]);
   });
 
-  it('leaves packets without a frame, volatile ones and busy connections to engine.io', () => {
+  it("frames a single socket's text packet itself", () => {
+    const writes: Buffer[] = [];
+    new FakeClient(connection(writes)).writeToEngine(['30[{"ok":true}]'], {});
+
+    expect(writes).toEqual([messageFrame('30[{"ok":true}]')]);
+    expect(FakeClient.engineWrites).toEqual([]);
+  });
+
+  it('leaves binary packets, volatile ones and busy connections to engine.io', () => {
     const writes: Buffer[] = [];
     const frame = [Buffer.from([0x81, 1]), Buffer.from('4')];
     const busy = connection(writes);
     busy.writeBuffer.push({});
-    new FakeClient(connection(writes)).writeToEngine(['a'], {});
+    const binary = ['51-["file",{"_placeholder":true,"num":0}]', Buffer.from([1])];
+    new FakeClient(connection(writes)).writeToEngine(binary, {});
     new FakeClient(connection(writes)).writeToEngine(['b'], {
       wsPreEncodedFrame: frame,
       volatile: true,
     });
-    new FakeClient(busy).writeToEngine(['c'], { wsPreEncodedFrame: frame });
+    new FakeClient(connection(writes)).writeToEngine(['c'], { volatile: true });
+    new FakeClient(busy).writeToEngine(['d'], { wsPreEncodedFrame: frame });
+    new FakeClient(busy).writeToEngine(['e'], {});
 
     expect(writes).toEqual([]);
-    expect(FakeClient.engineWrites).toEqual([['a'], ['b'], ['c']]);
+    expect(FakeClient.engineWrites).toEqual([binary, ['b'], ['c'], ['d'], ['e']]);
   });
 
   it('installs once per prototype', () => {
