@@ -151,8 +151,9 @@ export class AgentHubIoAdapter extends IoAdapter {
   /**
    * Nest's last step in setting up a connection. `on` rather than `once`: socket.io emits
    * `disconnect` once per socket, and a once-wrapper costs memory on every idle connection. Then
-   * the connection's listener tables are compacted (listener-tables.ts), and broadcasts write
-   * their frames straight to WebSocket connections (direct-frames.ts; installed once).
+   * the connection's listener tables are compacted (listener-tables.ts), and packets to WebSocket
+   * connections (broadcasts, acks, emits) are written straight to their TCP sockets
+   * (direct-frames.ts; installed once).
    */
   override bindClientDisconnect(socket: Socket, callback: (reason: string) => void): void {
     socket.on('disconnect', callback);

@@ -1,4 +1,3 @@
-import { io } from 'socket.io-client';
 import { EventsGateway } from '../../src/realtime/events.gateway';
 import type { AgentServer } from '../../src/realtime/socket-types';
 import { createAgent, TestAgent } from '../factories/agents';
@@ -80,31 +79,50 @@ describe('direct frames', () => {
 
   it('delivers the same frames to a subscriber on long polling, through engine.io', async () => {
     const sender = await connectSocket(t.url, alice.jwt);
-    const polling: ClientSocket = io(t.url, {
-      auth: { token: bob.jwt },
-      transports: ['polling'],
-      reconnection: false,
-      forceNew: true,
-    });
-    try {
-      await new Promise<void>((resolve, reject) => {
-        polling.once('connect', () => resolve());
-        polling.once('connect_error', reject);
-      });
-      await join(sender, polling);
-      const packets = enginePackets(bob.agent.id);
-      const received = collect(polling, 'message:new');
+    const polling = await connectSocket(t.url, bob.jwt, { transports: ['polling'] });
+    await join(sender, polling);
+    const packets = enginePackets(bob.agent.id);
+    const received = collect(polling, 'message:new');
 
-      const acks = [];
-      for (let i = 0; i < 5; i += 1)
-        acks.push(await request(sender, 'message:send', { roomId, body: `p${i}` }));
-      await waitFor(() => received.length === 5, 5000, 'five message:new over polling');
+    const acks = [];
+    for (let i = 0; i < 5; i += 1)
+      acks.push(await request(sender, 'message:send', { roomId, body: `p${i}` }));
+    await waitFor(() => received.length === 5, 5000, 'five message:new over polling');
 
-      expect(received).toEqual(acks.map((ack) => ack.message));
-      expect(messagesOf(packets)).toHaveLength(5);
-    } finally {
-      polling.close();
-    }
+    expect(received).toEqual(acks.map((ack) => ack.message));
+    expect(messagesOf(packets)).toHaveLength(5);
+  });
+
+  it('keeps order across an upgrade from long polling, and writes directly once upgraded', async () => {
+    const sender = await connectSocket(t.url, alice.jwt);
+    const upgrading = await connectSocket(t.url, bob.jwt, { transports: ['polling', 'websocket'] });
+    await join(sender, upgrading);
+    const packets = enginePackets(bob.agent.id);
+    const received = collect<{ seq: number }>(upgrading, 'message:new');
+    const engine = upgrading.io.engine;
+    const upgraded =
+      engine.transport.name === 'websocket'
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => engine.once('upgrade', () => resolve()));
+
+    // A burst while the transport changes under the subscriber (or has just changed), then more
+    // once it is on WebSocket.
+    const burst = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        request(sender, 'message:send', { roomId, body: `u${i}` }),
+      ),
+    );
+    await upgraded;
+    await waitFor(() => received.length === burst.length, 5000, 'the burst');
+    const engineBuilt = messagesOf(packets).length;
+    const after = [];
+    for (let i = 0; i < 5; i += 1)
+      after.push(await request(sender, 'message:send', { roomId, body: `w${i}` }));
+    const acks = [...burst, ...after].sort((a, b) => a.message.seq - b.message.seq);
+    await waitFor(() => received.length === acks.length, 5000, 'every message:new');
+
+    expect(received.map((message) => message.seq)).toEqual(acks.map((ack) => ack.message.seq));
+    expect(messagesOf(packets)).toHaveLength(engineBuilt);
   });
 
   it('keeps every frame whole and in order while the subscriber also gets its own acks', async () => {

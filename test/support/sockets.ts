@@ -5,15 +5,18 @@ export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 const open: ClientSocket[] = [];
 
-/** Connects over loopback with a JWT (websocket transport, like agents do); resolves once connected. */
+/**
+ * Connects over loopback with a JWT (websocket transport, like agents do, unless `transports`
+ * says otherwise); resolves once connected.
+ */
 export async function connectSocket(
   url: string,
   token: string | undefined,
-  options: { origin?: string } = {},
+  options: { origin?: string; transports?: string[] } = {},
 ): Promise<ClientSocket> {
   const socket: ClientSocket = io(url, {
     auth: token === undefined ? {} : { token },
-    transports: ['websocket'],
+    transports: options.transports ?? ['websocket'],
     reconnection: false,
     forceNew: true,
     extraHeaders: options.origin ? { origin: options.origin } : undefined,
